@@ -1,12 +1,12 @@
 """The exception tree: every error says whose fault it was and suggests an HTTP status.
 
-    ProtocolError                 base; ``status_hint`` is the suggested HTTP status
-    ├── LocalProtocolError        we (the caller) misused the library: a bug here, 500
-    └── RemoteProtocolError       a peer sent something malformed or unverifiable, 400
-        ├── SignatureError        an HTTP signature or digest failed, 401
-        ├── ProofError            an FEP-8b32 integrity proof failed, 401
-        ├── OwnershipError        the signer does not own what it claims, 403
-        └── PayloadTooLarge       a body or document over its limit, 413
+ProtocolError                 base; ``status_hint`` is the suggested HTTP status
+├── LocalProtocolError        we (the caller) misused the library: a bug here, 500
+└── RemoteProtocolError       a peer sent something malformed or unverifiable, 400
+    ├── SignatureError        an HTTP signature or digest failed, 401
+    ├── ProofError            an FEP-8b32 integrity proof failed, 401
+    ├── OwnershipError        the signer does not own what it claims, 403
+    └── PayloadTooLarge       a body or document over its limit, 413
 """
 
 from __future__ import annotations

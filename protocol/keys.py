@@ -54,9 +54,11 @@ def key_kind(key: PrivateKey | PublicKey) -> str:
         return "rsa"
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return "ed25519"
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        if key.curve.name == "secp256r1":
-            return "ecdsa-p256"
+    if (
+        isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey)
+        and key.curve.name == "secp256r1"
+    ):
+        return "ecdsa-p256"
     raise LocalProtocolError(f"unsupported key type {type(key).__name__}")
 
 
@@ -76,7 +78,9 @@ def load_private_pem(pem: str | bytes) -> PrivateKey:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise LocalProtocolError(f"unreadable private key: {exc}") from exc
-    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(
+        key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+    ):
         raise LocalProtocolError(f"unsupported private key type {type(key).__name__}")
     return key
 

@@ -52,7 +52,8 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
     bad = "import asyncio\nfrom aiohttp import web\nimport node.app\n"
     tree = ast.parse(bad)
     found = [
-        n for n in ast.walk(tree)
+        n
+        for n in ast.walk(tree)
         if isinstance(n, ast.Import | ast.ImportFrom)
         and (getattr(n, "module", None) or n.names[0].name).split(".")[0] in FORBIDDEN
     ]
