@@ -1,0 +1,1 @@
+"""Kantine's node: the aiohttp service."""

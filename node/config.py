@@ -1,0 +1,130 @@
+"""Typed node configuration: read and write ``config.toml`` in the data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import msgspec
+
+__all__ = ["ConfigError", "Limits", "Settings", "data_dir", "load", "save", "validate_url"]
+
+CONFIG_NAME = "config.toml"
+DB_NAME = "kantine.db"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConfigError(Exception):
+    """The configuration or the command line is unusable (a user error, exit 1)."""
+
+
+class Limits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Resource bounds; every one is configurable in ``[limits]``."""
+
+    max_body: int = 1 << 20
+    max_json_depth: int = 32
+    fetch_timeout: float = 10.0
+    fetch_max_bytes: int = 1 << 20
+    fetch_max_redirects: int = 3
+    min_rsa_bits: int = 2048
+    page_size: int = 20
+    delivery_concurrency: int = 64
+    delivery_per_host: int = 4
+    key_cache_seconds: int = 86400
+    date_skew_seconds: int = 3600
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The node's settings (``config.toml``)."""
+
+    url: str
+    name: str
+    slug: str
+    timezone: str = "Europe/Amsterdam"
+    dev: bool = False
+    manual_approval: bool = False
+    allowlist_mode: bool = False
+    authorized_fetch: bool = False
+    limits: Limits = msgspec.field(default_factory=Limits)
+    data: str = ""  # the data directory, filled in when loaded; never written
+
+    @property
+    def base(self) -> str:
+        return self.url.rstrip("/")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc.lower()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.data) / DB_NAME
+
+
+def data_dir(arg: str | None) -> Path:
+    """The data directory: ``--data``, else ``$KANTINE_DATA``, else ``./kantine-data``."""
+    return Path(arg or os.environ.get("KANTINE_DATA") or "kantine-data")
+
+
+def validate_url(url: str, *, dev: bool) -> str:
+    """Check a public base URL; ``http://`` only with ``dev``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"--url must be an absolute http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not dev:
+        raise ConfigError("--url must use https:// (use --dev for http:// in local development)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError("--url must not carry a query, fragment or credentials")
+    if parts.path not in ("", "/"):
+        raise ConfigError("--url must be the site root (no path)")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def load(directory: Path) -> Settings:
+    """Load ``config.toml`` from a data directory; raise ``ConfigError`` with a clear reason."""
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(f"no Kantine node in {directory} (run `kantine init --data {directory}` first)")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    raw["data"] = str(directory.resolve())
+    try:
+        return msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def save(settings: Settings, directory: Path) -> None:
+    """Write ``config.toml`` (the ``data`` field is never written)."""
+    lines = ["# Kantine node configuration", ""]
+    top = msgspec.to_builtins(settings)
+    limits = top.pop("limits", {})
+    top.pop("data", None)
+    for key, value in top.items():
+        lines.append(f"{key} = {_toml_value(value)}")
+    lines += ["", "[limits]"]
+    for key, value in limits.items():
+        lines.append(f"{key} = {_toml_value(value)}")
+    tmp = directory / (CONFIG_NAME + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(directory / CONFIG_NAME)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    raise ConfigError(f"cannot write {value!r} to TOML")

@@ -1,0 +1,1 @@
+"""Storage: every SQL statement of the node lives in this package."""

@@ -1,0 +1,140 @@
+"""Follow relations, per local actor, in both directions."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from .db import Database
+
+__all__ = [
+    "Follow",
+    "count",
+    "delete",
+    "delivery_targets",
+    "get",
+    "get_by_activity",
+    "list_for",
+    "set_state",
+    "upsert",
+]
+
+
+@dataclass(frozen=True)
+class Follow:
+    local: str
+    remote: str
+    direction: str  # "in": remote follows local; "out": local follows remote
+    state: str
+    activity_id: str
+    created_at: str
+    updated_at: str
+
+
+def _follow(row: Any) -> Follow:
+    return Follow(
+        local=row["local"],
+        remote=row["remote"],
+        direction=row["direction"],
+        state=row["state"],
+        activity_id=row["activity_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def upsert(
+    conn: sqlite3.Connection,
+    local: str,
+    remote: str,
+    direction: str,
+    state: str,
+    activity_id: str,
+    now: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO follows (local, remote, direction, state, activity_id, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?)"
+        " ON CONFLICT (local, remote, direction) DO UPDATE SET"
+        " state = excluded.state, activity_id = excluded.activity_id, updated_at = excluded.updated_at",
+        (local, remote, direction, state, activity_id, now, now),
+    )
+
+
+def set_state(
+    conn: sqlite3.Connection, local: str, remote: str, direction: str, state: str, now: str
+) -> bool:
+    cur = conn.execute(
+        "UPDATE follows SET state = ?, updated_at = ? WHERE local = ? AND remote = ? AND direction = ?",
+        (state, now, local, remote, direction),
+    )
+    return cur.rowcount == 1
+
+
+def delete(conn: sqlite3.Connection, local: str, remote: str, direction: str) -> bool:
+    cur = conn.execute(
+        "DELETE FROM follows WHERE local = ? AND remote = ? AND direction = ?",
+        (local, remote, direction),
+    )
+    return cur.rowcount == 1
+
+
+def delete_remote(conn: sqlite3.Connection, remote: str) -> int:
+    """Forget every relation with a remote actor (it was deleted)."""
+    return conn.execute("DELETE FROM follows WHERE remote = ?", (remote,)).rowcount
+
+
+async def get(db: Database, local: str, remote: str, direction: str) -> Follow | None:
+    row = await db.fetchone(
+        "SELECT * FROM follows WHERE local = ? AND remote = ? AND direction = ?",
+        (local, remote, direction),
+    )
+    return _follow(row) if row else None
+
+
+async def get_by_activity(db: Database, activity_id: str) -> Follow | None:
+    row = await db.fetchone("SELECT * FROM follows WHERE activity_id = ?", (activity_id,))
+    return _follow(row) if row else None
+
+
+async def list_for(
+    db: Database,
+    local: str | None,
+    direction: str,
+    state: str | None = "accepted",
+    *,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[Follow]:
+    sql = "SELECT * FROM follows WHERE direction = ?"
+    params: list[Any] = [direction]
+    if local is not None:
+        sql += " AND local = ?"
+        params.append(local)
+    if state is not None:
+        sql += " AND state = ?"
+        params.append(state)
+    sql += " ORDER BY id LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    return [_follow(r) for r in await db.fetchall(sql, tuple(params))]
+
+
+async def count(db: Database, local: str, direction: str, state: str = "accepted") -> int:
+    row = await db.fetchone(
+        "SELECT count(*) AS n FROM follows WHERE local = ? AND direction = ? AND state = ?",
+        (local, direction, state),
+    )
+    return int(row["n"])
+
+
+async def delivery_targets(db: Database, local: str) -> list[tuple[str, str]]:
+    """Distinct ``(inbox_url, host)`` of a local actor's accepted followers: one per shared inbox."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT coalesce(r.shared_inbox, r.inbox) AS url, r.host AS host"
+        " FROM follows f JOIN remote_actors r ON r.id = f.remote"
+        " WHERE f.local = ? AND f.direction = 'in' AND f.state = 'accepted'"
+        " AND r.host NOT IN (SELECT host FROM domain_blocks)",
+        (local,),
+    )
+    return [(r["url"], r["host"]) for r in rows]
