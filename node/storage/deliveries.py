@@ -10,8 +10,8 @@ from .db import Database
 
 __all__ = [
     "Delivery",
-    "cancel_for_object",
     "cancel_for_host",
+    "cancel_for_object",
     "claim",
     "counts",
     "due",
