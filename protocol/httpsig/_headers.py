@@ -1,0 +1,134 @@
+"""Case-insensitive header access and URL pieces shared by the HTTP signature schemes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from ..errors import LocalProtocolError
+
+__all__ = [
+    "Headers",
+    "HeadersLike",
+    "format_http_date",
+    "parse_http_date",
+    "split_url",
+]
+
+HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+class Headers:
+    """An immutable, case-insensitive, multi-valued view of request headers."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: HeadersLike | Headers) -> None:
+        if isinstance(headers, Headers):
+            self._items: tuple[tuple[str, str], ...] = headers._items
+            return
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        items = []
+        for pair in pairs:
+            name, value = pair
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise LocalProtocolError("header names and values must be str")
+            items.append((name, value))
+        self._items = tuple(items)
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of a header, in message order."""
+        wanted = name.lower()
+        return [value for key, value in self._items if key.lower() == wanted]
+
+    def get(self, name: str) -> str | None:
+        """A header's value; several instances are joined with ``", "`` (RFC 9110 5.3)."""
+        values = self.get_all(name)
+        if not values:
+            return None
+        return ", ".join(value.strip() for value in values)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(self.get_all(name))
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def as_dict(self) -> dict[str, str]:
+        """A plain dict (lower-cased names, repeated headers joined) for other libraries."""
+        out: dict[str, str] = {}
+        for key, _ in self._items:
+            lowered = key.lower()
+            if lowered not in out:
+                out[lowered] = self.get(lowered) or ""
+        return out
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._items)!r})"
+
+
+def split_url(url: str) -> tuple[str, str, str, str]:
+    """Split an absolute URL into (scheme, authority, path with query, path)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise LocalProtocolError(f"URL must be absolute: {url!r}")
+    authority = parts.netloc.rpartition("@")[2]
+    path = parts.path or "/"
+    full = f"{path}?{parts.query}" if parts.query or url.endswith("?") else path
+    return parts.scheme.lower(), authority, full, path
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MON = "(?P<mon>" + "|".join(_MONTHS) + ")"
+_TIME = r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)"
+_DATE_FORMS = (
+    # IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+    re.compile(
+        rf"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?P<d>\d\d) {_MON} (?P<y>\d{{4}}) {_TIME} GMT$"
+    ),
+    # obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+    re.compile(rf"^[A-Z][a-z]+day, (?P<d>\d\d)-{_MON}-(?P<y>\d\d) {_TIME} GMT$"),
+    # obsolete asctime: Sun Nov  6 08:49:37 1994
+    re.compile(rf"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) {_MON} (?P<d>[ \d]\d) {_TIME} (?P<y>\d{{4}})$"),
+)
+
+
+def parse_http_date(value: str) -> datetime | None:
+    """Parse an HTTP date (RFC 9110 5.6.7, all three forms) as aware UTC; None if invalid."""
+    for form in _DATE_FORMS:
+        match = form.match(value.strip())
+        if match is None:
+            continue
+        year = int(match["y"])
+        if year < 100:  # RFC 850 two-digit year, RFC 9110's 50-year rule simplified
+            year += 2000 if year < 70 else 1900
+        try:
+            return datetime(
+                year,
+                _MONTHS.index(match["mon"]) + 1,
+                int(match["d"]),
+                int(match["h"]),
+                int(match["m"]),
+                int(match["s"]),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            return None
+    return None
+
+
+def format_http_date(moment: datetime) -> str:
+    """Format an aware datetime as an IMF-fixdate (``Wed, 20 Dec 2023 10:00:00 GMT``)."""
+    if moment.tzinfo is None:
+        raise LocalProtocolError("datetime must be timezone-aware")
+    utc = moment.astimezone(UTC)
+    return (
+        f"{_WEEKDAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} "
+        f"{utc.year:04d} {utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} GMT"
+    )
