@@ -14,10 +14,12 @@ __all__ = [
     "cancel_for_object",
     "claim",
     "counts",
+    "defer",
     "due",
     "enqueue",
     "finish",
     "listing",
+    "requeue_host",
     "reset_inflight",
     "retry_failed",
 ]
@@ -152,3 +154,19 @@ async def listing(db: Database, *, failed_only: bool = False, limit: int = 200) 
 async def counts(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
     return {r["state"]: r["n"] for r in rows}
+
+
+def defer(conn: sqlite3.Connection, rows: list[tuple[int, str]], now: str) -> None:
+    """Move queued rows of a host whose circuit is open to when it may be tried."""
+    conn.executemany(
+        "UPDATE deliveries SET next_at = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
+        [(at, now, ident) for ident, at in rows],
+    )
+
+
+def requeue_host(conn: sqlite3.Connection, host: str, now: str) -> None:
+    """A host is back: what waits for it is due now."""
+    conn.execute(
+        "UPDATE deliveries SET next_at = ? WHERE host = ? AND state = 'queued' AND next_at > ?",
+        (now, host, now),
+    )

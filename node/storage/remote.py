@@ -8,7 +8,17 @@ from typing import Any
 
 from .db import Database
 
-__all__ = ["RemoteActor", "RemoteKey", "get_actor", "get_key", "keys_of", "save_actor", "save_key"]
+__all__ = [
+    "RemoteActor",
+    "RemoteKey",
+    "delete_actor",
+    "get_actor",
+    "get_key",
+    "inbox_speaks_rfc9421",
+    "keys_of",
+    "save_actor",
+    "save_key",
+]
 
 
 @dataclass(frozen=True)
@@ -100,3 +110,12 @@ async def get_key(db: Database, key_id: str) -> RemoteKey | None:
 
 async def keys_of(db: Database, owner: str) -> list[RemoteKey]:
     return [_key(r) for r in await db.fetchall("SELECT * FROM remote_keys WHERE owner = ?", (owner,))]
+
+
+async def inbox_speaks_rfc9421(db: Database, inbox_url: str) -> bool:
+    """Whether an actor behind this inbox advertises RFC 9421 (FEP-844e) with an Ed25519 key."""
+    row = await db.fetchone(
+        "SELECT max(rfc9421) AS v FROM remote_actors WHERE shared_inbox = ? OR inbox = ?",
+        (inbox_url, inbox_url),
+    )
+    return bool(row and row["v"])

@@ -1,0 +1,41 @@
+"""Every ``web.AppKey`` of the node, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from .clock import Clock
+from .config import Settings
+from .metrics import Metrics
+from .storage.db import Database
+from .urls import Urls
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = [
+    "CLIENT",
+    "CLOCK",
+    "DB",
+    "DELIVERY",
+    "FEDERATION",
+    "FETCHER",
+    "METRICS",
+    "PROCESSOR",
+    "SETTINGS",
+    "URLS",
+]
+
+SETTINGS = web.AppKey("settings", Settings)
+URLS = web.AppKey("urls", Urls)
+CLOCK = web.AppKey("clock", Clock)  # type: ignore[arg-type]
+DB = web.AppKey("db", Database)
+METRICS = web.AppKey("metrics", Metrics)
+CLIENT = web.AppKey("client", aiohttp.ClientSession)
+FETCHER = web.AppKey("fetcher", "Fetcher")
+FEDERATION = web.AppKey("federation", "Federation")
+DELIVERY = web.AppKey("delivery", "DeliveryWorker")
+PROCESSOR = web.AppKey("processor", "Processor")

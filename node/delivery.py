@@ -1,0 +1,301 @@
+"""The delivery worker: drains the durable queue, signs at each attempt, retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import OrderedDict, defaultdict
+from datetime import datetime, timedelta
+
+import aiohttp
+
+from protocol import vocab
+
+from . import retry
+from .clock import Clock, iso
+from .metrics import Metrics
+from .signing import Signer
+from .storage import actors as actors_db
+from .storage import deliveries as q
+from .storage import hosts as hosts_db
+from .storage import outbox as outbox_db
+from .storage import remote as remote_db
+from .storage.actors import LocalActor
+from .storage.db import Database
+
+__all__ = ["DeliveryWorker"]
+
+log = logging.getLogger("kantine.delivery")
+
+_NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+class DeliveryWorker:
+    """Delivers queued activities; one instance per process, owned by the app.
+
+    Work is found by polling the ``deliveries`` table (so what the CLI queues is
+    picked up) and at once when ``wake()`` is called after our own writes.
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        session: aiohttp.ClientSession,
+        signer: Signer,
+        clock: Clock,
+        metrics: Metrics,
+        concurrency: int = 64,
+        per_host: int = 4,
+        timeout: float = 10.0,
+        poll_interval: float = 1.0,
+        policy: retry.RetryPolicy = retry.DEFAULT,
+        rng: random.Random | None = None,
+        user_agent: str = "Kantine/0.1",
+    ) -> None:
+        self.db, self.session, self.signer, self.clock = db, session, signer, clock
+        self.metrics = metrics
+        self.concurrency, self.per_host = concurrency, per_host
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.poll_interval = poll_interval
+        self.policy = policy
+        self.rng = rng or random.Random()
+        self.user_agent = user_agent
+        self._wake = asyncio.Event()
+        self._inflight: dict[str, int] = defaultdict(int)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._hosts: dict[str, retry.HostState] = {}
+        self._bodies: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
+        self._actors: dict[str, LocalActor] = {}
+        self._rfc9421: dict[str, bool] = {}
+        self._cavage_only: set[str] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    # -- life cycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        now = iso(self.clock())
+        resumed = await self.db.write(lambda c: q.reset_inflight(c, now))
+        if resumed:
+            log.info("resumed %d deliveries that were in flight at the last stop", resumed)
+        self._hosts = await hosts_db.all_states(self.db)
+        self._runner = asyncio.create_task(self._run(), name="kantine-delivery")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def idle(self) -> None:
+        """Wait until nothing is in flight (tests and benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- the loop --------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                dispatched = await self.run_once()
+            except Exception:  # the loop must survive anything one round throws
+                log.exception("delivery round failed")
+                dispatched = 0
+            if dispatched == 0 or len(self._tasks) >= self.concurrency:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def run_once(self) -> int:
+        """Claim what is due and start delivering it; return how many were started."""
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        now = self.clock()
+        rows = await q.due(self.db, iso(now), limit=free * 4)
+        chosen: list[q.Delivery] = []
+        deferred: list[tuple[int, str]] = []
+        planned: dict[str, int] = defaultdict(int)
+        for row in rows:
+            if len(chosen) >= free:
+                break
+            state = self._hosts.get(row.host, retry.HostState())
+            if not retry.may_attempt(state, now, self.policy):
+                deferred.append((row.id, iso(self._reopen_at(state, now))))
+                continue
+            if self._inflight[row.host] + planned[row.host] >= self.per_host:
+                continue
+            planned[row.host] += 1
+            chosen.append(row)
+        stamp = iso(now)
+        if deferred:
+            await self.db.write(lambda c: q.defer(c, deferred, stamp))
+        if not chosen:
+            return 0
+        claimed = set(await self.db.write(lambda c: q.claim(c, [r.id for r in chosen], stamp)))
+        for row in chosen:
+            if row.id not in claimed:
+                continue
+            state = self._hosts.get(row.host, retry.HostState())
+            self._hosts[row.host] = retry.on_attempt(state, now, self.policy)
+            self._inflight[row.host] += 1
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return len(claimed)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    def _reopen_at(self, state: retry.HostState, now: datetime) -> datetime:
+        if state.unavailable and state.last_probe_at is not None:
+            return state.last_probe_at + self.policy.probe_interval
+        return state.open_until or now + timedelta(seconds=1)
+
+    # -- one delivery ---------------------------------------------------------
+
+    async def _deliver(self, row: q.Delivery) -> None:
+        try:
+            await self._attempt(row)
+        finally:
+            self._inflight[row.host] -= 1
+
+    async def _attempt(self, row: q.Delivery) -> None:
+        body, username = await self._body(row.outbox_seq)
+        actor = await self._actor(username)
+        if actor is None:
+            await self._finish(row, retry.GiveUp("signing actor is gone"), None, "actor gone")
+            return
+        scheme = "rfc9421" if await self._speaks_rfc9421(row) else "cavage"
+        status, retry_after, error = await self._post(row.inbox_url, body, actor, scheme)
+        if scheme == "rfc9421" and status == 401:
+            log.info("%s refused RFC 9421 (401); falling back to cavage", row.host)
+            self._cavage_only.add(row.host)
+            status, retry_after, error = await self._post(row.inbox_url, body, actor, "cavage")
+        now = self.clock()
+        outcome = retry.after_attempt(
+            row.attempts + 1, status, now, retry_after, rng=self.rng, policy=self.policy
+        )
+        state = self._hosts.get(row.host, retry.HostState())
+        if status is not None and 200 <= status < 300:
+            state = retry.on_success(state, now, self.policy)
+        elif retry.is_host_failure(status):
+            state = retry.on_failure(state, now, self.policy)
+        self._hosts[row.host] = state
+        await self._finish(row, outcome, status, error, host_state=state)
+
+    async def _post(
+        self, url: str, body: bytes, actor: LocalActor, scheme: str
+    ) -> tuple[int | None, str | None, str | None]:
+        headers = {"Content-Type": vocab.ACTIVITY_JSON, "User-Agent": self.user_agent}
+        signed = await self.signer.sign(
+            actor, "POST", url, headers, body, now=self.clock(), scheme=scheme
+        )
+        headers |= signed
+        try:
+            async with self.session.post(
+                url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            ) as resp:
+                await resp.content.read(64 * 1024)
+                return resp.status, resp.headers.get("Retry-After"), None
+        except _NETWORK_ERRORS as exc:
+            return None, None, f"{type(exc).__name__}: {exc}"[:300]
+
+    async def _finish(
+        self,
+        row: q.Delivery,
+        outcome: retry.Retry | retry.GiveUp | None,
+        status: int | None,
+        error: str | None,
+        *,
+        host_state: retry.HostState | None = None,
+    ) -> None:
+        now = self.clock()
+        stamp = iso(now)
+        if outcome is None:
+            state, next_at, result = "done", stamp, "delivered"
+        elif isinstance(outcome, retry.Retry):
+            state, next_at, result = "queued", iso(outcome.at), "retry"
+        else:
+            state, next_at, result = "failed", stamp, "failed"
+            error = error or outcome.reason
+        attempts = row.attempts + 1
+
+        def write(conn):  # type: ignore[no-untyped-def]
+            q.finish(
+                conn,
+                row.id,
+                state=state,
+                attempts=attempts,
+                next_at=next_at,
+                status=status,
+                error=error,
+                now=stamp,
+            )
+            if host_state is not None:
+                hosts_db.save_state(conn, row.host, host_state, stamp if result == "delivered" else None)
+
+        await self.db.write(write)
+        self.metrics.inc("kantine_deliveries_total", outcome=result)
+        if result != "delivered":
+            log.info("delivery %d to %s: %s (status %s, %s)", row.id, row.inbox_url, result, status, error)
+
+    async def host_seen(self, host: str) -> None:
+        """Any activity received from a host clears its unavailability."""
+        state = self._hosts.get(host)
+        if state is None or state == retry.HostState():
+            return
+        cleared = retry.on_activity_received(state, self.clock(), self.policy)
+        self._hosts[host] = cleared
+        await self.db.write(lambda c: hosts_db.save_state(c, host, cleared))
+        await self.db.write(lambda c: q.requeue_host(c, host, iso(self.clock())))
+        self.wake()
+
+    # -- caches ---------------------------------------------------------------
+
+    async def _body(self, seq: int) -> tuple[bytes, str]:
+        cached = self._bodies.get(seq)
+        if cached is not None:
+            self._bodies.move_to_end(seq)
+            return cached
+        item = await outbox_db.get_by_seq(self.db, seq)
+        if item is None:
+            raise LookupError(f"outbox row {seq} vanished")
+        self._bodies[seq] = (item.raw, item.actor)
+        if len(self._bodies) > 256:
+            self._bodies.popitem(last=False)
+        return item.raw, item.actor
+
+    async def _actor(self, username: str) -> LocalActor | None:
+        actor = self._actors.get(username)
+        if actor is None:
+            actor = await actors_db.get_local(self.db, username)
+            if actor is not None:
+                self._actors[username] = actor
+        return actor
+
+    def forget_actor(self, username: str) -> None:
+        self._actors.pop(username, None)
+
+    async def _speaks_rfc9421(self, row: q.Delivery) -> bool:
+        if row.host in self._cavage_only:
+            return False
+        known = self._rfc9421.get(row.inbox_url)
+        if known is None:
+            known = await remote_db.inbox_speaks_rfc9421(self.db, row.inbox_url)
+            self._rfc9421[row.inbox_url] = known
+        return known
+
+    def invalidate_capabilities(self) -> None:
+        self._rfc9421.clear()
+

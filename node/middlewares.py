@@ -1,0 +1,72 @@
+"""Middlewares: request ids and logs, metrics, and ProtocolError -> JSON error."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from protocol.errors import ProtocolError
+
+from .appkeys import METRICS
+
+__all__ = ["error_middleware", "json_error", "request_id_middleware"]
+
+log = logging.getLogger("kantine.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, reason: str) -> web.Response:
+    """The one shape of an error body: ``{"error": reason}``."""
+    return web.json_response({"error": reason}, status=status)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    request["request_id"] = rid
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        request.app[METRICS].inc(
+            "kantine_http_requests_total", method=request.method, status=str(status)
+        )
+        log.info(
+            "%s %s %s %.1fms rid=%s",
+            request.method,
+            request.path,
+            status,
+            (time.perf_counter() - started) * 1000,
+            rid,
+        )
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ProtocolError as exc:
+        log.warning(
+            "%s %s refused (%s): %s rid=%s",
+            request.method,
+            request.path,
+            exc.status_hint,
+            exc.reason,
+            request.get("request_id"),
+        )
+        return json_error(exc.status_hint, exc.reason)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json":
+            return json_error(exc.status, exc.reason or "error")
+        raise
