@@ -357,7 +357,7 @@ def test_component_errors_in_requests_and_responses() -> None:
         signature_base("GET", "https://e.com/", [], ["@method", '"@method"'])
     with pytest.raises(LocalProtocolError, match="invalid component name"):
         _line("https://e.com/", "Accept", [("Accept", "x")])
-    with pytest.raises(LocalProtocolError, match="signature parameter created must be int"):
+    with pytest.raises(LocalProtocolError, match="signature parameter created has the wrong type"):
         signature_base("GET", "https://e.com/", [], ["@method"], params={"created": "1"})
 
 

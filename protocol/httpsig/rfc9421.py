@@ -56,22 +56,12 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._")
 _OBS_FOLD = re.compile(r"\r?\n[ \t]+")
 _FIELD_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
-# Fields whose structured type (RFC 8941) we know, for the ";sf" and ";key" parameters.
-_SF_TYPES = {
-    "accept-ch": List,
-    "cache-status": List,
-    "proxy-status": List,
-    "cdn-cache-control": Dictionary,
-    "content-digest": Dictionary,
-    "repr-digest": Dictionary,
-    "want-content-digest": Dictionary,
-    "want-repr-digest": Dictionary,
-    "priority": Dictionary,
-    "signature": Dictionary,
-    "signature-input": Dictionary,
-    "accept-signature": Dictionary,
-    "example-dict": Dictionary,
-}
+# Fields whose structured type (RFC 8941) we know, for the ";sf" parameter.
+_SF_LISTS = frozenset({"accept-ch", "cache-status", "proxy-status"})
+_SF_DICTS = frozenset(
+    {"content-digest", "repr-digest", "want-content-digest", "want-repr-digest", "priority"}
+    | {"signature", "signature-input", "accept-signature", "cdn-cache-control", "example-dict"}
+)
 
 
 class _ComponentError(ValueError):
@@ -88,7 +78,13 @@ class Request(NamedTuple):
 
 @dataclass(frozen=True)
 class ParsedSignature:
-    """One labelled signature from ``Signature-Input`` + ``Signature``."""
+    """One labelled signature from ``Signature-Input`` + ``Signature``.
+
+    ``components`` are the covered identifiers serialised as in the field
+    (``'"@query-param";name="Pet"'``); ``signature_params`` is the received inner
+    list with its parameters, re-serialised per RFC 8941 as the signature base
+    uses it (RFC 9421 2.3).
+    """
 
     label: str
     components: tuple[str, ...]
@@ -99,7 +95,7 @@ class ParsedSignature:
     @property
     def component_names(self) -> tuple[str, ...]:
         """Bare component names (``"@method"``, ``"content-digest"``), without parameters."""
-        return tuple(_component_item(c).value for c in self.components)
+        return tuple(str(_component_item(c).value) for c in self.components)
 
     @property
     def key_id(self) -> str | None:
@@ -138,21 +134,17 @@ def parse_signatures(headers: Headers) -> list[ParsedSignature]:
             components.append(str(item))
         params = dict(inner.params)
         for name, value in params.items():
-            wanted = int if name in _INT_PARAMS else str
-            if name in _PARAM_ORDER and (type(value) is not wanted):
+            if not _param_ok(name, value):
                 raise RemoteProtocolError(
                     f"signature parameter {name} of {label} has the wrong type"
                 )
-        out.append(
-            ParsedSignature(
-                label=label,
-                components=tuple(components),
-                params=params,
-                signature=sig.value,
-                signature_params=str(inner),
-            )
-        )
+        out.append(ParsedSignature(label, tuple(components), params, sig.value, str(inner)))
     return out
+
+
+def _param_ok(name: str, value: object) -> bool:
+    """``created``/``expires`` are integers, the other known parameters strings."""
+    return name not in _PARAM_ORDER or type(value) is (int if name in _INT_PARAMS else str)
 
 
 def _parse_sf_dictionary(lines: list[str], name: str) -> Dictionary:
@@ -166,7 +158,8 @@ def _parse_sf_dictionary(lines: list[str], name: str) -> Dictionary:
 
 def _component_item(identifier: str) -> Item:
     """Read ``'"@query-param";name="Pet"'``, ``'@query-param;name="Pet"'`` or ``'@method'``."""
-    text = identifier if identifier.startswith('"') else '"{}"{}'.format(*_split1(identifier))
+    name, sep, rest = identifier.partition(";")
+    text = identifier if identifier.startswith('"') else f'"{name}"{sep}{rest}'
     item = Item()
     try:
         item.parse(text.encode("ascii"))
@@ -175,11 +168,6 @@ def _component_item(identifier: str) -> Item:
     if type(item.value) is not str:
         raise _ComponentError(f"component identifier {identifier!r} is not a string")
     return item
-
-
-def _split1(identifier: str) -> tuple[str, str]:
-    name, sep, rest = identifier.partition(";")
-    return name, sep + rest
 
 
 # --- the signature base ----------------------------------------------------------------------
@@ -237,16 +225,16 @@ def signature_base(
 
 
 def _signature_params(items: list[Item], params: Mapping[str, int | str]) -> str:
-    inner = InnerList(items)
+    inner = InnerList()
+    for item in items:
+        inner.append(item)
     ordered = [k for k in _PARAM_ORDER if k in params] + [
         k for k in params if k not in _PARAM_ORDER
     ]
     for name in ordered:
-        value = params[name]
-        wanted = int if name in _INT_PARAMS else str
-        if name in _PARAM_ORDER and type(value) is not wanted:
-            raise _ComponentError(f"signature parameter {name} must be {wanted.__name__}")
-        inner.params[name] = value
+        if not _param_ok(name, params[name]):
+            raise _ComponentError(f"signature parameter {name} has the wrong type")
+        inner.params[name] = params[name]
     try:
         return str(inner)
     except ValueError as exc:
@@ -267,7 +255,7 @@ def _base(
     lines = []
     seen = set()
     for item in items:
-        name = item.value
+        name = str(item.value)  # a string: _component_item checked it
         ident = str(item)
         identity = (name, frozenset((k, str(v)) for k, v in item.params.items()))
         if identity in seen:
@@ -326,7 +314,7 @@ def _derived(msg: _Message, name: str, params: dict[str, object], ident: str) ->
     query = f"?{parts.query}" if has_query else ""
     path = parts.path or "/"
     if name == "@target-uri":
-        return f"{parts.scheme.lower()}://{parts.netloc}{path}{query}"
+        return f"{parts.scheme.lower()}://{parts.netloc.rpartition('@')[2]}{path}{query}"
     if name == "@authority":
         return _authority(parts)
     if name == "@scheme":
@@ -391,18 +379,19 @@ def _field(msg: _Message, name: str, params: dict[str, object], ident: str) -> s
     value = ", ".join(lines)
     if not params:
         return value
-    kind = Dictionary if "key" in params else _SF_TYPES.get(name)
-    if kind is None:
+    if "key" not in params and name not in _SF_LISTS | _SF_DICTS:
         raise _ComponentError(f"no structured type known for field: {ident}")
-    parsed = kind()
+    parsed: List | Dictionary = Dictionary()
+    if name in _SF_LISTS and "key" not in params:
+        parsed = List()
     try:
         parsed.parse(value.encode("ascii"))
     except (ValueError, IndexError, UnicodeError) as exc:
         raise _ComponentError(f"field is not a valid structured field: {ident}") from exc
-    if "key" not in params:
+    key = params.get("key")
+    if key is None:
         return str(parsed)
-    key = params["key"]
-    if not isinstance(key, str) or key not in parsed:
+    if not isinstance(parsed, Dictionary) or not isinstance(key, str) or key not in parsed:
         raise _ComponentError(f"covered component missing: {ident}")
     return str(parsed[key])
 
@@ -526,6 +515,8 @@ def check_window(
     require_created: bool = True,
 ) -> None:
     """Apply a time policy to ``created``/``expires``; raise ``SignatureError`` naming the failure."""
+    if now.tzinfo is None:
+        raise LocalProtocolError("now must be timezone-aware")
     stamp = now.timestamp()
     created, expires = params.get("created"), params.get("expires")
     if created is None:
@@ -562,10 +553,9 @@ def sign_request(
     include_alg: bool = True,
 ) -> dict[str, str]:
     """Sign a request; return the ``Signature-Input`` and ``Signature`` headers to add."""
-    return _sign(
-        method, url, headers, None, None, key, key_id, alg, components,
-        _params(created, expires, key_id, alg if include_alg else None, nonce, tag), label,
-    )  # fmt: skip
+    params = {"created": created, "expires": expires, "keyid": key_id}
+    params |= {"alg": alg if include_alg else None, "nonce": nonce, "tag": tag}
+    return _sign(Request(method, url, headers), None, None, key, alg, components, params, label)
 
 
 def sign_response(
@@ -585,44 +575,30 @@ def sign_response(
     include_alg: bool = True,
 ) -> dict[str, str]:
     """Sign a response (``@status``, fields, ``;req`` components of ``request``)."""
-    return _sign(
-        None, None, headers, status, request, key, key_id, alg, components,
-        _params(created, expires, key_id, alg if include_alg else None, nonce, tag), label,
-    )  # fmt: skip
-
-
-def _params(
-    created: int,
-    expires: int | None,
-    key_id: str,
-    alg: str | None,
-    nonce: str | None,
-    tag: str | None,
-) -> dict[str, int | str]:
-    values = {"created": created, "expires": expires, "keyid": key_id, "alg": alg}
-    values |= {"nonce": nonce, "tag": tag}
-    return {k: v for k, v in values.items() if v is not None}
+    params = {"created": created, "expires": expires, "keyid": key_id}
+    params |= {"alg": alg if include_alg else None, "nonce": nonce, "tag": tag}
+    message = Request("", "", headers)
+    return _sign(message, status, request, key, alg, components, params, label)
 
 
 def _sign(
-    method: str | None,
-    url: str | None,
-    headers: Headers,
+    message: Request,
     status: int | None,
     request: Request | None,
     key: SigningKey,
-    key_id: str,
     alg: str,
     components: Sequence[str],
-    params: dict[str, int | str],
+    params: Mapping[str, int | str | None],
     label: str,
 ) -> dict[str, str]:
     if alg not in ALGORITHMS:
         raise LocalProtocolError(f"unsupported alg: {alg}")
     if isinstance(components, str):
         raise LocalProtocolError("components must be a sequence of identifiers, not a string")
+    method, url = (message.method, message.url) if status is None else (None, None)
+    present = {k: v for k, v in params.items() if v is not None}
     base = signature_base(
-        method, url, headers, components, params=params, status=status, request=request
+        method, url, message.headers, components, params=present, status=status, request=request
     )
     signature = _sign_bytes(alg, key, base.encode("ascii"))
     inner = base.rpartition('"@signature-params": ')[2]
