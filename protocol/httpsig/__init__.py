@@ -32,7 +32,6 @@ class _State:
     headers: Headers
     body: bytes | None
     parsed: cavage.CavageSignature | rfc9421.ParsedSignature
-    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def parse_signature(
     if len(values) > 1:
         raise SignatureError("malformed Signature header: sent more than once")
     sig = cavage.parse_signature_header(values[0])
-    created, expires, problem = cavage.signature_times(sig, view)
+    created, expires, _ = cavage.signature_times(sig, view)
     return SignedRequest(
         scheme="cavage",
         key_id=sig.key_id,
@@ -78,7 +77,7 @@ def parse_signature(
         covered=sig.headers,
         created=created,
         expires=expires,
-        _state=_State(method, url, view, body, sig, problem),
+        _state=_State(method, url, view, body, sig),
     )
 
 
@@ -167,8 +166,6 @@ def verify_signature(
     """
     state = req._state
     if isinstance(state.parsed, cavage.CavageSignature):
-        if state.problem is not None:
-            raise SignatureError(state.problem)
         return cavage.verify_request(
             state.parsed,
             method=state.method,

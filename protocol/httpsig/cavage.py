@@ -77,7 +77,6 @@ class CavageSignature:
 
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_OWS = re.compile(r"[ \t]*")
 _NUMBER = re.compile(r"\d{1,15}(?:\.\d{1,9})?")
 _QUOTED_PARAMS = ("keyId", "algorithm", "headers", "signature")
 
@@ -140,10 +139,10 @@ def _parse_params(text: str) -> dict[str, tuple[str, bool]]:
         if match is None:
             raise SignatureError(f"malformed Signature header: parameter name expected at {pos}")
         name = match.group()
-        pos = _OWS.match(text, match.end()).end()  # type: ignore[union-attr]
+        pos = _skip_ows(text, match.end())
         if not text.startswith("=", pos):
             raise SignatureError(f"malformed Signature header: '=' expected after {name}")
-        pos = _OWS.match(text, pos + 1).end()  # type: ignore[union-attr]
+        pos = _skip_ows(text, pos + 1)
         if text.startswith('"', pos):
             value, pos = _parse_quoted(text, pos)
             quoted = True
@@ -155,16 +154,22 @@ def _parse_params(text: str) -> dict[str, tuple[str, bool]]:
         if name in params:
             raise SignatureError(f"malformed Signature header: {name} is repeated")
         params[name] = (value, quoted)
-        pos = _OWS.match(text, pos).end()  # type: ignore[union-attr]
+        pos = _skip_ows(text, pos)
         if pos == len(text):
             return params
         if text[pos] != ",":
             raise SignatureError(f"malformed Signature header: ',' expected at {pos}")
-        pos = _OWS.match(text, pos + 1).end()  # type: ignore[union-attr]
+        pos = _skip_ows(text, pos + 1)
+
+
+def _skip_ows(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t":
+        pos += 1
+    return pos
 
 
 def _parse_quoted(text: str, pos: int) -> tuple[str, int]:
-    out = []
+    out: list[str] = []
     i = pos + 1
     while i < len(text):
         char = text[i]
