@@ -92,7 +92,9 @@ def load(directory: Path) -> Settings:
     """Load ``config.toml`` from a data directory; raise ``ConfigError`` with a clear reason."""
     path = directory / CONFIG_NAME
     if not path.is_file():
-        raise ConfigError(f"no Kantine node in {directory} (run `kantine init --data {directory}` first)")
+        raise ConfigError(
+            f"no Kantine node in {directory} (run `kantine init --data {directory}` first)"
+        )
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

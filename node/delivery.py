@@ -243,12 +243,21 @@ class DeliveryWorker:
                 now=stamp,
             )
             if host_state is not None:
-                hosts_db.save_state(conn, row.host, host_state, stamp if result == "delivered" else None)
+                hosts_db.save_state(
+                    conn, row.host, host_state, stamp if result == "delivered" else None
+                )
 
         await self.db.write(write)
         self.metrics.inc("kantine_deliveries_total", outcome=result)
         if result != "delivered":
-            log.info("delivery %d to %s: %s (status %s, %s)", row.id, row.inbox_url, result, status, error)
+            log.info(
+                "delivery %d to %s: %s (status %s, %s)",
+                row.id,
+                row.inbox_url,
+                result,
+                status,
+                error,
+            )
 
     async def host_seen(self, host: str) -> None:
         """Any activity received from a host clears its unavailability."""
@@ -298,4 +307,3 @@ class DeliveryWorker:
 
     def invalidate_capabilities(self) -> None:
         self._rfc9421.clear()
-

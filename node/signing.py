@@ -82,4 +82,3 @@ class Signer:
         return await loop.run_in_executor(
             self.executor, sign_with_pem, pem, method, url, headers, body, key_id, now, scheme
         )
-

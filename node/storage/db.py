@@ -46,7 +46,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
     current = row[0] or 0
     files = sorted(
-        (f for f in resources.files("node.storage.migrations").iterdir() if f.name.endswith(".sql")),
+        (
+            f
+            for f in resources.files("node.storage.migrations").iterdir()
+            if f.name.endswith(".sql")
+        ),
         key=lambda f: f.name,
     )
     for f in files:
@@ -83,7 +87,9 @@ def _split_sql(script: str) -> list[str]:
 class _Job:
     __slots__ = ("fn", "future", "loop")
 
-    def __init__(self, fn: WriteFn[Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop):
+    def __init__(
+        self, fn: WriteFn[Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
+    ):
         self.fn, self.future, self.loop = fn, future, loop
 
 

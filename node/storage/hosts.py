@@ -45,7 +45,9 @@ async def all_states(db: Database) -> dict[str, HostState]:
     return {r["host"]: _state(r) for r in await db.fetchall("SELECT * FROM hosts")}
 
 
-def save_state(conn: sqlite3.Connection, host: str, state: HostState, success_at: str | None = None) -> None:
+def save_state(
+    conn: sqlite3.Connection, host: str, state: HostState, success_at: str | None = None
+) -> None:
     conn.execute(
         "INSERT INTO hosts (host, consecutive_failures, open_until, first_failure_at, unavailable,"
         " last_probe_at, last_success_at) VALUES (?,?,?,?,?,?,?)"

@@ -82,6 +82,8 @@ async def page(
 
 
 async def count(db: Database, actor: str, *, public_only: bool = True) -> int:
-    sql = "SELECT count(*) AS n FROM outbox WHERE actor = ?" + (" AND public = 1" if public_only else "")
+    sql = "SELECT count(*) AS n FROM outbox WHERE actor = ?" + (
+        " AND public = 1" if public_only else ""
+    )
     row = await db.fetchone(sql, (actor,))
     return int(row["n"])

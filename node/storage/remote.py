@@ -109,7 +109,9 @@ async def get_key(db: Database, key_id: str) -> RemoteKey | None:
 
 
 async def keys_of(db: Database, owner: str) -> list[RemoteKey]:
-    return [_key(r) for r in await db.fetchall("SELECT * FROM remote_keys WHERE owner = ?", (owner,))]
+    return [
+        _key(r) for r in await db.fetchall("SELECT * FROM remote_keys WHERE owner = ?", (owner,))
+    ]
 
 
 async def inbox_speaks_rfc9421(db: Database, inbox_url: str) -> bool:

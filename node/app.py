@@ -1,0 +1,66 @@
+"""The application factory: ``create_app(settings)`` builds the node's aiohttp app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+
+import aiohttp
+from aiohttp import web
+
+from . import appkeys as K
+from .clock import Clock, system_clock
+from .config import Settings
+from .metrics import Metrics
+from .middlewares import error_middleware, request_id_middleware
+from .routes import actors, inbox, ops, wellknown
+from .runtime import Runtime, open_runtime
+from .urls import Urls
+
+__all__ = ["RUNTIME", "create_app"]
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    connector: aiohttp.BaseConnector | None = None,
+    resolver: aiohttp.abc.AbstractResolver | None = None,
+    executor: Executor | None = None,
+    workers: bool = True,
+) -> web.Application:
+    """Build the node; tests build the same app with an injected clock and resolver."""
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware],
+        client_max_size=settings.limits.max_body,
+    )
+    app[K.SETTINGS] = settings
+    app[K.URLS] = Urls(settings.url)
+    app[K.CLOCK] = clock or system_clock
+    app[K.METRICS] = Metrics()
+
+    async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_runtime(
+            settings,
+            workers=workers,
+            clock=app[K.CLOCK],
+            connector=connector,
+            resolver=resolver,
+            executor=executor,
+            metrics=app[K.METRICS],
+        ) as rt:
+            app[RUNTIME] = rt
+            app[K.DB] = rt.db
+            app[K.CLIENT] = rt.session
+            app[K.FETCHER] = rt.fetcher
+            app[K.FEDERATION] = rt.federation
+            app[K.DELIVERY] = rt.delivery
+            app[K.PROCESSOR] = rt.processor
+            yield
+
+    app.cleanup_ctx.append(runtime_ctx)
+    for module in (wellknown, actors, inbox, ops):
+        app.router.add_routes(module.routes)
+    return app

@@ -1,0 +1,290 @@
+"""The node's federation core: remote actors and keys, publishing, and the inbox's checks.
+
+One ``Federation`` is built by the app (and by CLI commands that talk to the
+network); it owns nothing it did not get from its caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from protocol import httpsig, keys, proofs, validation, wire
+from protocol.errors import OwnershipError, RemoteProtocolError, SignatureError
+
+from .clock import Clock, from_iso, iso
+from .config import Settings
+from .fetcher import Fetcher, FetchError
+from .metrics import Metrics
+from .signing import Signer
+from .storage import actors as actors_db
+from .storage import deliveries as q
+from .storage import follows as follows_db
+from .storage import outbox as outbox_db
+from .storage import remote as remote_db
+from .storage.actors import LocalActor
+from .storage.db import Database
+from .urls import Urls
+
+__all__ = ["Federation", "Target"]
+
+log = logging.getLogger("kantine.federation")
+
+Target = tuple[str, str]  # (inbox url, host)
+
+
+class Federation:
+    """Remote actors and keys (cached), publishing to followers, verifying senders."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        urls: Urls,
+        db: Database,
+        clock: Clock,
+        metrics: Metrics,
+        signer: Signer,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self.settings, self.urls, self.db, self.clock = settings, urls, db, clock
+        self.metrics, self.signer = metrics, signer
+        self.fetcher = fetcher
+        self.on_publish: list[Any] = []  # callables woken after a publish (the delivery worker)
+        self._instance: LocalActor | None = None
+        self.policy = httpsig.VerifyPolicy(min_rsa_bits=settings.limits.min_rsa_bits)
+
+    # -- local actors -----------------------------------------------------------
+
+    async def instance_actor(self) -> LocalActor:
+        if self._instance is None:
+            found = await actors_db.get_local(self.db, "relay")
+            if found is None:
+                raise RuntimeError("the node has no instance actor; was `kantine init` run?")
+            self._instance = found
+        return self._instance
+
+    def sign_get(self, method: str, url: str, headers: Any) -> dict[str, str]:
+        """The fetcher's signer: GETs are signed by the instance actor (cavage rsa-sha256)."""
+        if self._instance is None:
+            return {}
+        return self.signer.sign_now(
+            self._instance, method, url, dict(headers), None, now=self.clock()
+        )
+
+    def actor_id(self, actor: LocalActor) -> str:
+        return self.urls.actor(actor.path)
+
+    async def local_by_iri(self, iri: str) -> LocalActor | None:
+        path = self.urls.local_path(iri)
+        if path is None:
+            return None
+        found = await actors_db.get_by_path(self.db, path)
+        return found if found is not None and found.deleted_at is None else None
+
+    # -- remote actors and keys ------------------------------------------------
+
+    def _fresh(self, fetched_at: str) -> bool:
+        age = self.clock() - from_iso(fetched_at)
+        return age < timedelta(seconds=self.settings.limits.key_cache_seconds)
+
+    def _need_fetcher(self) -> Fetcher:
+        if self.fetcher is None:
+            raise RuntimeError("this Federation has no fetcher")
+        return self.fetcher
+
+    async def remote_actor(self, actor_id: str, *, refresh: bool = False) -> remote_db.RemoteActor:
+        """The remote actor, from the cache or fetched (and cached with its keys)."""
+        if not refresh:
+            cached = await remote_db.get_actor(self.db, actor_id)
+            if cached is not None and self._fresh(cached.fetched_at):
+                return cached
+        result = await self._need_fetcher().fetch_json(actor_id)
+        actor = wire.parse_actor(result.body)
+        if actor.id != actor_id:
+            raise OwnershipError(f"fetched {actor_id} but the document's id is {actor.id}")
+        if not validation.same_origin(actor.id, result.url):
+            raise OwnershipError(f"actor {actor.id} was served from another origin ({result.url})")
+        return await self._store_actor(actor, result.body)
+
+    async def _store_actor(self, actor: wire.Actor, raw: bytes) -> remote_db.RemoteActor:
+        now = iso(self.clock())
+        if not actor.inbox:
+            raise RemoteProtocolError(f"actor {actor.id} has no inbox")
+        row = remote_db.RemoteActor(
+            id=actor.id,
+            host=validation.host_of(actor.id),
+            type=wire.type_names(actor.type)[0] if wire.type_names(actor.type) else "Object",
+            inbox=actor.inbox,
+            shared_inbox=actor.shared_inbox(),
+            rfc9421=actor.supports_rfc9421(),
+            raw=raw,
+            fetched_at=now,
+        )
+        found_keys = _actor_keys(actor, self.settings.limits.min_rsa_bits)
+
+        def write(conn):  # type: ignore[no-untyped-def]
+            remote_db.save_actor(conn, row)
+            for key_id, kind, pem in found_keys:
+                remote_db.save_key(conn, remote_db.RemoteKey(key_id, actor.id, kind, pem, now))
+
+        await self.db.write(write)
+        return row
+
+    async def public_key(self, key_id: str, *, refresh: bool = False) -> tuple[keys.PublicKey, str]:
+        """The key and its owner (actor id), cached; fetched from the key's actor otherwise."""
+        if not refresh:
+            cached = await remote_db.get_key(self.db, key_id)
+            if cached is not None and self._fresh(cached.fetched_at):
+                return keys.load_public_pem(cached.pem, min_rsa_bits=1024), cached.owner
+        document_url = key_id.split("#", 1)[0]
+        result = await self._need_fetcher().fetch_json(document_url)
+        data = wire.parse_json_object(result.body)
+        if wire.is_actor(data):
+            actor = wire.parse_actor(result.body)
+            if not validation.same_origin(actor.id, result.url):
+                raise OwnershipError(f"key document {document_url} served from another origin")
+            await self._store_actor(actor, result.body)
+        else:
+            # A standalone key document: {id, owner, publicKeyPem}; its owner must list it.
+            owner = data.get("owner")
+            if not isinstance(owner, str):
+                raise SignatureError(f"{key_id} is neither an actor nor a key with an owner")
+            stored = await self.remote_actor(owner, refresh=True)
+            del stored
+        cached = await remote_db.get_key(self.db, key_id)
+        if cached is None:
+            raise SignatureError(f"key {key_id} is not published by its actor")
+        return keys.load_public_pem(cached.pem, min_rsa_bits=1024), cached.owner
+
+    # -- incoming requests -------------------------------------------------------
+
+    async def verify_request(
+        self, method: str, url: str, headers: Any, body: bytes | None
+    ) -> tuple[str, str]:
+        """Verify a signed request; return ``(key_id, owner)``.
+
+        What needs no key is checked first; a failing cached key is fetched again
+        once (key rotation).
+        """
+        now = self.clock()
+        signed = httpsig.parse_signature(method, url, headers, body)
+        httpsig.check_signature(signed, now=now, policy=self.policy)
+        try:
+            key, owner = await self.public_key(signed.key_id)
+        except FetchError as exc:
+            raise SignatureError(
+                f"could not fetch the signer's key {signed.key_id}: {exc.reason}"
+            ) from exc
+        try:
+            httpsig.verify_signature(signed, key, now=now, policy=self.policy)
+        except SignatureError:
+            try:
+                key, owner = await self.public_key(signed.key_id, refresh=True)
+            except FetchError as exc:
+                raise SignatureError(
+                    f"signature does not verify and the key could not be refetched: {exc.reason}"
+                ) from exc
+            httpsig.verify_signature(signed, key, now=now, policy=self.policy)
+        return signed.key_id, owner
+
+    async def verify_proof(self, document: dict[str, Any]) -> str:
+        """Verify an FEP-8b32 proof against its author's published key; return the owner."""
+        method = proofs.proof_verification_method(document)
+        controller = proofs.verification_method_controller(method)
+        proofs.check_proof_owner(document, controller)
+        try:
+            key, owner = await self.public_key(method)
+        except FetchError as exc:
+            raise SignatureError(f"could not fetch proof key {method}: {exc.reason}") from exc
+        if owner != controller:
+            raise OwnershipError(f"proof key {method} belongs to {owner}, not {controller}")
+        if not isinstance(key, keys.ed25519.Ed25519PublicKey):
+            raise SignatureError(f"proof key {method} is not an Ed25519 key")
+        proofs.verify_proof(document, key)
+        return owner
+
+    # -- publishing ---------------------------------------------------------------
+
+    def sign_document(self, actor: LocalActor, document: dict[str, Any]) -> dict[str, Any]:
+        """Add the actor's FEP-8b32 proof (eddsa-jcs-2022) to a document."""
+        return proofs.create_proof(
+            document,
+            key=actor.ed25519_key,  # type: ignore[arg-type]
+            verification_method=self.urls.ed25519_key_id(self.actor_id(actor)),
+            created=self.clock(),
+        )
+
+    async def publish(
+        self,
+        actor: LocalActor,
+        activity: dict[str, Any],
+        *,
+        to_followers: bool = True,
+        targets: list[Target] = (),  # type: ignore[assignment]
+        public: bool = True,
+        object_id: str | None = None,
+        exclude_hosts: set[str] | None = None,
+    ) -> tuple[str, int]:
+        """Sign, store in the outbox and queue delivery; return ``(activity id, deliveries)``."""
+        signed = self.sign_document(actor, activity)
+        body = msgspec.json.encode(signed)
+        everyone: dict[str, str] = {}
+        if to_followers:
+            for url, host in await follows_db.delivery_targets(self.db, actor.username):
+                everyone[url] = host
+        for url, host in targets:
+            everyone[url] = host
+        skip = {self.urls.host} | (exclude_hosts or set())
+        chosen = [(url, host) for url, host in everyone.items() if host not in skip]
+        now = iso(self.clock())
+        kind = str(activity["type"])
+        deleted = object_id if kind == "Delete" else None
+
+        def write(conn):  # type: ignore[no-untyped-def]
+            seq = outbox_db.insert(
+                conn,
+                activity_id=activity["id"],
+                actor=actor.username,
+                type=kind,
+                object_id=object_id,
+                public=public,
+                raw=body,
+                now=now,
+            )
+            if deleted:
+                q.cancel_for_object(conn, deleted, seq, now)
+            return q.enqueue(conn, seq, chosen, object_id, now)
+
+        queued = await self.db.write(write)
+        for wake in self.on_publish:
+            wake()
+        return activity["id"], queued
+
+
+def _actor_keys(actor: wire.Actor, min_rsa_bits: int) -> list[tuple[str, str, str]]:
+    """``(key_id, kind, spki_pem)`` for each usable key an actor publishes."""
+    found = []
+    for key_id, pem in actor.rsa_keys():
+        try:
+            public = keys.load_public_pem(pem, min_rsa_bits=1024)
+        except RemoteProtocolError as exc:
+            log.info("actor %s publishes an unusable key %s: %s", actor.id, key_id, exc.reason)
+            continue
+        found.append((key_id, keys.key_kind(public), keys.dump_public_pem(public)))
+    for key_id, multibase in actor.multikeys():
+        try:
+            public = keys.decode_multikey(multibase)
+        except RemoteProtocolError as exc:
+            log.info("actor %s publishes an unusable Multikey %s: %s", actor.id, key_id, exc.reason)
+            continue
+        found.append((key_id, keys.key_kind(public), keys.dump_public_pem(public)))
+    del min_rsa_bits
+    return [k for k in found if k[1] in ("rsa", "ed25519")]
+
+
+def now_plus(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)

@@ -1,0 +1,133 @@
+"""Processing of stored inbox activities, after the 202, from the database, in arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from protocol.errors import ProtocolError
+
+from .clock import Clock, iso
+from .metrics import Metrics
+from .storage import inbox as inbox_db
+from .storage.db import Database
+
+__all__ = ["Handler", "Outcome", "Processor"]
+
+log = logging.getLogger("kantine.processor")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing did: ``done`` (acted on) or ``discarded`` (no effect), and why."""
+
+    state: str
+    note: str | None = None
+
+    @classmethod
+    def done(cls, note: str | None = None) -> Outcome:
+        return cls("done", note)
+
+    @classmethod
+    def discard(cls, note: str) -> Outcome:
+        return cls("discarded", note)
+
+
+Handler = Callable[[inbox_db.InboxItem, dict[str, Any]], Awaitable[Outcome]]
+
+
+class Processor:
+    """Runs each pending inbox row through the handler for its type, once."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        metrics: Metrics,
+        handlers: dict[str, Handler],
+        poll_interval: float = 2.0,
+    ) -> None:
+        self.db, self.clock, self.metrics = db, clock, metrics
+        self.handlers = handlers
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+
+    async def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name="kantine-processor")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+
+    def wake(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    async def idle(self) -> None:
+        """Wait until nothing is pending (tests)."""
+        while True:
+            if not await inbox_db.pending(self.db, limit=1):
+                return
+            self.wake()
+            await asyncio.sleep(0.02)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:  # the loop must survive anything one round throws
+                log.exception("processing round failed")
+                handled = 0
+            if handled == 0:
+                self._idle.set()
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def run_once(self, limit: int = 100) -> int:
+        items = await inbox_db.pending(self.db, limit=limit)
+        for item in items:
+            outcome = await self.process(item)
+            now = iso(self.clock())
+            await self.db.write(
+                lambda c, i=item, o=outcome, t=now: inbox_db.mark(c, i.seq, o.state, t, o.note)
+            )
+            self.metrics.inc(
+                "kantine_inbox_processed_total", type=_label(item.type), outcome=outcome.state
+            )
+        return len(items)
+
+    async def process(self, item: inbox_db.InboxItem) -> Outcome:
+        handler = self.handlers.get(item.type)
+        if handler is None:
+            log.info(
+                "discarded %s %s: the node does not act on this type", item.type, item.activity_id
+            )
+            return Outcome.discard(f"type {item.type} is not acted on")
+        try:
+            document = msgspec.json.decode(item.raw)
+            outcome = await handler(item, document)
+        except ProtocolError as exc:
+            outcome = Outcome.discard(exc.reason)
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+            outcome = Outcome.discard(f"malformed: {exc}")
+        if outcome.state != "done":
+            log.info(
+                "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, outcome.note
+            )
+        return outcome
+
+
+def _label(kind: str) -> str:
+    return kind if kind.isalnum() and len(kind) <= 24 else "other"

@@ -1,0 +1,118 @@
+"""POST /inbox and {actor}/inbox: verify what needs no further fetch, persist, answer 202."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from aiohttp import web
+
+from protocol import httpsig, validation, vocab, wire
+from protocol.errors import OwnershipError, RemoteProtocolError
+
+from ..appkeys import CLOCK, DB, DELIVERY, FEDERATION, METRICS, PROCESSOR, SETTINGS
+from ..clock import iso
+from ..middlewares import json_error
+from ..policy import check_host_allowed
+from ..storage import inbox as inbox_db
+
+__all__ = ["routes"]
+
+log = logging.getLogger("kantine.inbox")
+routes = web.RouteTableDef()
+
+
+@routes.post("/inbox")
+async def handle_shared_inbox(request: web.Request) -> web.Response:
+    return await _receive(request, None)
+
+
+@routes.post("/{kind:network|actor}/inbox")
+@routes.post("/{kind:members|projects}/{name}/inbox")
+async def handle_actor_inbox(request: web.Request) -> web.Response:
+    path = request.path.removesuffix("/inbox")
+    fed = request.app[FEDERATION]
+    local = await fed.local_by_iri(fed.urls.base + path)
+    if local is None:
+        return json_error(404, "no such actor")
+    return await _receive(request, local.username)
+
+
+async def _receive(request: web.Request, recipient: str | None) -> web.Response:
+    app = request.app
+    settings, metrics = app[SETTINGS], app[METRICS]
+    try:
+        return await _accept(request, recipient)
+    except RemoteProtocolError as exc:
+        metrics.inc("kantine_inbox_rejected_total", reason=_reason_label(exc))
+        log.warning(
+            "inbox refused %s: %s (rid=%s, from %s)",
+            exc.status_hint,
+            exc.reason,
+            request.get("request_id"),
+            request.remote,
+        )
+        del settings
+        return json_error(exc.status_hint, exc.reason)
+
+
+async def _accept(request: web.Request, recipient: str | None) -> web.Response:
+    app = request.app
+    settings, fed, db = app[SETTINGS], app[FEDERATION], app[DB]
+    if request.content_length is not None and request.content_length > settings.limits.max_body:
+        raise RemoteProtocolError("body too large", status_hint=413)
+    body = await request.read()
+    if request.content_type not in vocab.ACCEPTED_AP_TYPES:
+        raise RemoteProtocolError(
+            f"unsupported content type {request.content_type!r}", status_hint=415
+        )
+    url = settings.base + request.path_qs
+    # Cheap checks first: the signature header must parse and the signer's host be welcome.
+    signed = httpsig.parse_signature(request.method, url, request.headers, body)
+    await check_host_allowed(db, settings, validation.host_of(signed.key_id))
+    activity = wire.parse_activity(body, max_depth=settings.limits.max_json_depth)
+    actor_id = wire.first_id(activity.actor)
+    if actor_id is None:
+        raise RemoteProtocolError("activity has no actor")
+    await check_host_allowed(db, settings, validation.host_of(actor_id))
+    key_id, owner = await fed.verify_request(request.method, url, request.headers, body)
+    if owner != actor_id:
+        document = msgspec.json.decode(body)
+        if not isinstance(document, dict) or "proof" not in document:
+            raise OwnershipError(f"the signer {owner} does not own the actor {actor_id}")
+        proof_owner = await fed.verify_proof(document)
+        if proof_owner != actor_id:
+            raise OwnershipError(f"the proof's owner {proof_owner} is not the actor {actor_id}")
+    if activity.id is None:
+        raise RemoteProtocolError("activity has no id")
+    kind = wire.type_names(activity.type)[0]
+    host = validation.host_of(actor_id)
+    item = inbox_db.InboxItem(
+        activity_id=activity.id,
+        actor=actor_id,
+        type=kind,
+        signer=key_id,
+        host=host,
+        recipient=recipient,
+        received_at=iso(app[CLOCK]()),
+        raw=body,
+    )
+    fresh = await db.write(lambda conn: inbox_db.store(conn, item))
+    app[METRICS].inc("kantine_inbox_accepted_total", duplicate="no" if fresh else "yes")
+    if fresh:
+        app[PROCESSOR].wake()
+    await app[DELIVERY].host_seen(host)
+    return web.json_response({"accepted": activity.id}, status=202)
+
+
+def _reason_label(exc: RemoteProtocolError) -> str:
+    """A small, bounded label set for the metric (the log line carries the detail)."""
+    name = type(exc).__name__
+    return {
+        "SignatureError": "signature",
+        "OwnershipError": "ownership",
+        "ProofError": "proof",
+        "PayloadTooLarge": "too_large",
+        "FetchError": "fetch",
+        "Blocked": "blocked",
+    }.get(name, "invalid" if exc.status_hint == 400 else str(exc.status_hint))

@@ -1,0 +1,147 @@
+"""The node's runtime parts, opened together: database, HTTP client, federation, workers.
+
+The app opens one in its ``cleanup_ctx``; CLI commands that talk to the network
+open one without the workers (the running node delivers what they queue).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import aiohttp
+
+from .clock import Clock, system_clock
+from .config import Settings
+from .delivery import DeliveryWorker
+from .federation import Federation
+from .fetcher import Fetcher
+from .follows import FollowService
+from .http import make_connector
+from .metrics import Metrics
+from .processor import Handler, Processor
+from .signing import Signer
+from .storage import deliveries as q
+from .storage import inbox as inbox_db
+from .storage.db import Database
+from .urls import Urls
+
+__all__ = ["Runtime", "open_runtime"]
+
+USER_AGENT = "Kantine/0.1 (+https://kantine.coop)"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    urls: Urls
+    clock: Clock
+    db: Database
+    metrics: Metrics
+    session: aiohttp.ClientSession
+    fetcher: Fetcher
+    federation: Federation
+    follows: FollowService
+    delivery: DeliveryWorker
+    processor: Processor
+
+
+def handlers(rt_follows: FollowService) -> dict[str, Handler]:
+    """The processor's dispatch table: activity type -> handler."""
+    return {
+        "Follow": rt_follows.on_follow,
+        "Accept": rt_follows.on_accept,
+        "Reject": rt_follows.on_reject,
+        "Undo": rt_follows.on_undo,
+        "Delete": rt_follows.on_actor_deleted,
+        "Update": rt_follows.on_actor_updated,
+    }
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    workers: bool = True,
+    clock: Clock | None = None,
+    connector: aiohttp.BaseConnector | None = None,
+    resolver: aiohttp.abc.AbstractResolver | None = None,
+    executor: Executor | None = None,
+    metrics: Metrics | None = None,
+) -> AsyncIterator[Runtime]:
+    clock = clock or system_clock
+    metrics = metrics or Metrics()
+    urls = Urls(settings.url)
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        limits = settings.limits
+        if connector is None:
+            connector = make_connector(
+                allow_private=settings.dev,
+                resolver=resolver,
+                limit=limits.delivery_concurrency + 16,
+                limit_per_host=limits.delivery_per_host + 4,
+            )
+        session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+        try:
+            signer = Signer(urls, executor)
+            fed = Federation(
+                settings=settings, urls=urls, db=db, clock=clock, metrics=metrics, signer=signer
+            )
+            await fed.instance_actor()
+            fed.fetcher = Fetcher(
+                session,
+                sign=fed.sign_get,
+                timeout=limits.fetch_timeout,
+                max_bytes=limits.fetch_max_bytes,
+                max_redirects=limits.fetch_max_redirects,
+                user_agent=USER_AGENT,
+            )
+            follows = FollowService(fed)
+            delivery = DeliveryWorker(
+                db=db,
+                session=session,
+                signer=signer,
+                clock=clock,
+                metrics=metrics,
+                concurrency=limits.delivery_concurrency,
+                per_host=limits.delivery_per_host,
+                user_agent=USER_AGENT,
+            )
+            processor = Processor(db=db, clock=clock, metrics=metrics, handlers=handlers(follows))
+            fed.on_publish.append(delivery.wake)
+            metrics.gauge("kantine_delivery_queue", lambda: _labelled(q.counts(db)))
+            metrics.gauge("kantine_inbox_queue", lambda: _labelled(inbox_db.count_by_state(db)))
+            rt = Runtime(
+                settings=settings,
+                urls=urls,
+                clock=clock,
+                db=db,
+                metrics=metrics,
+                session=session,
+                fetcher=fed.fetcher,
+                federation=fed,
+                follows=follows,
+                delivery=delivery,
+                processor=processor,
+            )
+            if workers:
+                await delivery.start()
+                await processor.start()
+            try:
+                yield rt
+            finally:
+                if workers:
+                    await processor.stop()
+                    await delivery.stop()
+        finally:
+            await session.close()
+    finally:
+        await db.close()
+
+
+async def _labelled(counts):  # type: ignore[no-untyped-def]
+    return {(("state", k),): float(v) for k, v in (await counts).items()}
