@@ -25,6 +25,7 @@ __all__ = [
     "FETCHER",
     "METRICS",
     "PROCESSOR",
+    "REQUEST_ID",
     "SETTINGS",
     "URLS",
 ]
@@ -39,3 +40,4 @@ FETCHER = web.AppKey("fetcher", "Fetcher")
 FEDERATION = web.AppKey("federation", "Federation")
 DELIVERY = web.AppKey("delivery", "DeliveryWorker")
 PROCESSOR = web.AppKey("processor", "Processor")
+REQUEST_ID = web.RequestKey("request_id", str)

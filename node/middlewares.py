@@ -11,7 +11,7 @@ from aiohttp import web
 
 from protocol.errors import ProtocolError
 
-from .appkeys import METRICS
+from .appkeys import METRICS, REQUEST_ID
 
 __all__ = ["error_middleware", "json_error", "request_id_middleware"]
 
@@ -27,7 +27,7 @@ def json_error(status: int, reason: str) -> web.Response:
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
-    request["request_id"] = rid
+    request[REQUEST_ID] = rid
     started = time.perf_counter()
     status = 500
     try:
@@ -63,7 +63,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             request.path,
             exc.status_hint,
             exc.reason,
-            request.get("request_id"),
+            request.get(REQUEST_ID),
         )
         return json_error(exc.status_hint, exc.reason)
     except web.HTTPException as exc:

@@ -10,7 +10,7 @@ from aiohttp import web
 from protocol import httpsig, validation, vocab, wire
 from protocol.errors import OwnershipError, RemoteProtocolError
 
-from ..appkeys import CLOCK, DB, DELIVERY, FEDERATION, METRICS, PROCESSOR, SETTINGS
+from ..appkeys import CLOCK, DB, DELIVERY, FEDERATION, METRICS, PROCESSOR, REQUEST_ID, SETTINGS
 from ..clock import iso
 from ..middlewares import json_error
 from ..policy import check_host_allowed
@@ -49,7 +49,7 @@ async def _receive(request: web.Request, recipient: str | None) -> web.Response:
             "inbox refused %s: %s (rid=%s, from %s)",
             exc.status_hint,
             exc.reason,
-            request.get("request_id"),
+            request.get(REQUEST_ID),
             request.remote,
         )
         del settings
