@@ -1,0 +1,248 @@
+"""A Mastodon-like remote server for tests: actors with RSA keys, signed POSTs, a recording inbox.
+
+Its verification of what Kantine delivers is written here, independently of
+``protocol/`` (``cryptography`` and the draft-cavage text only), so a test that
+passes shows a second implementation agrees with ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import msgspec
+from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from nodes import free_port
+
+__all__ = ["FakeActor", "FakePeer", "Received", "independent_verify_cavage"]
+
+_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+def independent_verify_cavage(
+    method: str, path_qs: str, headers: Any, body: bytes, public_pem: str
+) -> str:
+    """Verify a draft-cavage rsa-sha256 request the way Mastodon does; return the keyId."""
+    params = dict(_PARAM.findall(headers["Signature"]))
+    covered = params["headers"].split()
+    for required in ("(request-target)", "host", "date", "digest"):
+        assert required in covered, f"{required} not signed"
+    digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+    assert headers["Digest"] == digest, "digest mismatch"
+    age = abs((datetime.now(UTC) - parsedate_to_datetime(headers["Date"])).total_seconds())
+    assert age < 3600, "stale Date"
+    lines = []
+    for name in covered:
+        if name == "(request-target)":
+            lines.append(f"(request-target): {method.lower()} {path_qs}")
+        else:
+            lines.append(f"{name}: {headers[name]}")
+    key = serialization.load_pem_public_key(public_pem.encode())
+    assert isinstance(key, rsa.RSAPublicKey)
+    try:
+        key.verify(
+            base64.b64decode(params["signature"]),
+            "\n".join(lines).encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+    except InvalidSignature as exc:
+        raise AssertionError("signature does not verify") from exc
+    return params["keyId"]
+
+
+@dataclass
+class FakeActor:
+    username: str
+    base: str
+    key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+
+    @property
+    def id(self) -> str:
+        return f"{self.base}/users/{self.username}"
+
+    @property
+    def key_id(self) -> str:
+        return self.id + "#main-key"
+
+    def document(self) -> dict[str, Any]:
+        pem = (
+            self.key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        return {
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": self.id,
+            "type": "Person",
+            "preferredUsername": self.username,
+            "name": self.username.title(),
+            "inbox": self.id + "/inbox",
+            "outbox": self.id + "/outbox",
+            "followers": self.id + "/followers",
+            "following": self.id + "/following",
+            "endpoints": {"sharedInbox": self.base + "/inbox"},
+            "publicKey": {"id": self.key_id, "owner": self.id, "publicKeyPem": pem},
+        }
+
+    def sign(
+        self, method: str, url: str, body: bytes | None, *, date: datetime | None = None
+    ) -> dict[str, str]:
+        """Sign like Mastodon: (request-target) host date digest content-type, rsa-sha256."""
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {
+            "Host": parts.netloc,
+            "Date": format_datetime(date or datetime.now(UTC), usegmt=True),
+        }
+        covered = ["(request-target)", "host", "date"]
+        if body is not None:
+            headers["Digest"] = (
+                "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+            )
+            headers["Content-Type"] = "application/activity+json"
+            covered += ["digest", "content-type"]
+        lines = [f"(request-target): {method.lower()} {path}"]
+        lines += [
+            f"{name}: {headers[name.title() if name != 'content-type' else 'Content-Type']}"
+            for name in covered[1:]
+        ]
+        signature = base64.b64encode(
+            self.key.sign("\n".join(lines).encode(), padding.PKCS1v15(), hashes.SHA256())
+        ).decode()
+        headers["Signature"] = (
+            f'keyId="{self.key_id}",algorithm="rsa-sha256",headers="{" ".join(covered)}",'
+            f'signature="{signature}"'
+        )
+        return headers
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    key_id: str | None
+    error: str | None
+
+    @property
+    def json(self) -> Any:
+        return msgspec.json.decode(self.body)
+
+
+class FakePeer:
+    """A remote server on loopback hosting actors; its inbox verifies and records deliveries."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host, self.port = host, port or free_port(host)
+        self.base = f"http://{self.host}:{self.port}"
+        self.actors: dict[str, FakeActor] = {}
+        self.received: list[Received] = []
+        self.inbox_status = 202
+        self.key_resolver: Any = None  # async (key_id) -> public PEM, for verifying deliveries
+        self._runner: web.AppRunner | None = None
+
+    def actor(self, username: str) -> FakeActor:
+        if username not in self.actors:
+            self.actors[username] = FakeActor(username, self.base)
+        return self.actors[username]
+
+    async def start(self) -> FakePeer:
+        app = web.Application()
+        app.router.add_get("/users/{name}", self._actor)
+        app.router.add_post("/users/{name}/inbox", self._inbox)
+        app.router.add_post("/inbox", self._inbox)
+        app.router.add_get("/.well-known/webfinger", self._webfinger)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _actor(self, request: web.Request) -> web.Response:
+        actor = self.actors.get(request.match_info["name"])
+        if actor is None:
+            raise web.HTTPNotFound()
+        return web.json_response(actor.document(), content_type="application/activity+json")
+
+    async def _webfinger(self, request: web.Request) -> web.Response:
+        user = request.query.get("resource", "").removeprefix("acct:").split("@")[0]
+        actor = self.actors.get(user)
+        if actor is None:
+            raise web.HTTPNotFound()
+        return web.json_response(
+            {
+                "subject": f"acct:{user}@{self.host}:{self.port}",
+                "links": [{"rel": "self", "type": "application/activity+json", "href": actor.id}],
+            },
+            content_type="application/jrd+json",
+        )
+
+    async def _inbox(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        key_id = error = None
+        try:
+            params = dict(_PARAM.findall(request.headers.get("Signature", "")))
+            pem = await self._public_pem(params.get("keyId", ""))
+            key_id = independent_verify_cavage(
+                request.method, request.path_qs, request.headers, body, pem
+            )
+        except (AssertionError, KeyError, ValueError, aiohttp.ClientError) as exc:
+            error = str(exc) or type(exc).__name__
+        self.received.append(Received(request.path, dict(request.headers), body, key_id, error))
+        if error:
+            return web.json_response({"error": error}, status=401)
+        return web.Response(status=self.inbox_status)
+
+    async def _public_pem(self, key_id: str) -> str:
+        """Fetch the signer's actor (unsigned GET, as a lenient server would) and read its PEM."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                key_id.split("#")[0], headers={"Accept": "application/activity+json"}
+            ) as resp,
+        ):
+            doc = msgspec.json.decode(await resp.read())
+        key = doc["publicKey"]
+        if key["id"] != key_id:
+            raise KeyError(f"actor does not publish {key_id}")
+        return str(key["publicKeyPem"])
+
+    async def post(
+        self, actor: FakeActor, url: str, activity: dict[str, Any], **sign_kw: Any
+    ) -> tuple[int, str]:
+        """POST a signed activity as ``actor``; return (status, body text)."""
+        body = msgspec.json.encode(activity)
+        headers = actor.sign("POST", url, body, **sign_kw)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as resp,
+        ):
+            return resp.status, await resp.text()
+
+    def activity(self, actor: FakeActor, kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
+        return {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{actor.id}/activities/{uuid.uuid4()}",
+            "type": kind,
+            "actor": actor.id,
+            "object": obj,
+            **extra,
+        }
