@@ -87,8 +87,8 @@ def load_private_pem(pem: str | bytes) -> PrivateKey:
 
 def dump_public_pem(key: PublicKey | PrivateKey) -> str:
     """Serialise the public half of a key as SubjectPublicKeyInfo PEM."""
-    pub = key.public_key() if hasattr(key, "private_bytes") else key
-    return pub.public_bytes(  # type: ignore[union-attr]
+    pub = _public(key)
+    return pub.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
 
@@ -119,7 +119,7 @@ def load_public_pem(pem: str | bytes, *, min_rsa_bits: int = MIN_RSA_BITS) -> Pu
 
 def encode_multikey(key: PublicKey | PrivateKey) -> str:
     """Encode a public key as an FEP-521a ``publicKeyMultibase`` (``z`` + base58btc)."""
-    pub = key.public_key() if hasattr(key, "private_bytes") else key
+    pub = _public(key)
     if isinstance(pub, ed25519.Ed25519PublicKey):
         raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return "z" + base58.b58encode(_ED25519_PUB + raw).decode("ascii")
@@ -164,6 +164,12 @@ def decode_multikey_private(value: str) -> ed25519.Ed25519PrivateKey:
     if not raw.startswith(_ED25519_PRIV) or len(raw) != len(_ED25519_PRIV) + 32:
         raise LocalProtocolError("not an Ed25519 secretKeyMultibase")
     return ed25519.Ed25519PrivateKey.from_private_bytes(raw[len(_ED25519_PRIV) :])
+
+
+def _public(key: PublicKey | PrivateKey) -> PublicKey:
+    if isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        return key.public_key()
+    return key
 
 
 def _multibase_decode(value: str) -> bytes:
