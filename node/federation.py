@@ -229,8 +229,11 @@ class Federation:
         object_id: str | None = None,
         exclude_hosts: set[str] | None = None,
     ) -> tuple[str, int]:
-        """Sign, store in the outbox and queue delivery; return ``(activity id, deliveries)``."""
-        signed = self.sign_document(actor, activity)
+        """Sign (unless already signed), store in the outbox and queue delivery.
+
+        Returns ``(activity id, deliveries queued)``.
+        """
+        signed = activity if "proof" in activity else self.sign_document(actor, activity)
         body = msgspec.json.encode(signed)
         everyone: dict[str, str] = {}
         if to_followers:

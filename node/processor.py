@@ -18,7 +18,7 @@ from .metrics import Metrics
 from .storage import inbox as inbox_db
 from .storage.db import Database
 
-__all__ = ["Handler", "Outcome", "Processor"]
+__all__ = ["Handler", "Handlers", "Outcome", "Processor"]
 
 log = logging.getLogger("kantine.processor")
 
@@ -40,6 +40,8 @@ class Outcome:
 
 
 Handler = Callable[[inbox_db.InboxItem, dict[str, Any]], Awaitable[Outcome]]
+#: activity type -> handlers tried in order; the first that does not discard wins.
+Handlers = dict[str, list[Handler]]
 
 
 class Processor:
@@ -51,7 +53,7 @@ class Processor:
         db: Database,
         clock: Clock,
         metrics: Metrics,
-        handlers: dict[str, Handler],
+        handlers: Handlers,
         poll_interval: float = 2.0,
     ) -> None:
         self.db, self.clock, self.metrics = db, clock, metrics
@@ -109,19 +111,27 @@ class Processor:
         return len(items)
 
     async def process(self, item: inbox_db.InboxItem) -> Outcome:
-        handler = self.handlers.get(item.type)
-        if handler is None:
+        chain = self.handlers.get(item.type)
+        if not chain:
             log.info(
                 "discarded %s %s: the node does not act on this type", item.type, item.activity_id
             )
             return Outcome.discard(f"type {item.type} is not acted on")
-        try:
-            document = msgspec.json.decode(item.raw)
-            outcome = await handler(item, document)
-        except ProtocolError as exc:
-            outcome = Outcome.discard(exc.reason)
-        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
-            outcome = Outcome.discard(f"malformed: {exc}")
+        notes: list[str] = []
+        outcome = Outcome.discard("no handler acted")
+        for handler in chain:
+            try:
+                document = msgspec.json.decode(item.raw)
+                outcome = await handler(item, document)
+            except ProtocolError as exc:
+                outcome = Outcome.discard(exc.reason)
+            except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+                outcome = Outcome.discard(f"malformed: {exc}")
+            if outcome.state == "done":
+                break
+            notes.append(outcome.note or "")
+        else:
+            outcome = Outcome.discard("; ".join(n for n in notes if n)[:500] or "no handler acted")
         if outcome.state != "done":
             log.info(
                 "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, outcome.note

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -21,7 +22,7 @@ from .fetcher import Fetcher
 from .follows import FollowService
 from .http import make_connector
 from .metrics import Metrics
-from .processor import Handler, Processor
+from .processor import Handlers, Processor
 from .signing import Signer
 from .storage import deliveries as q
 from .storage import inbox as inbox_db
@@ -46,18 +47,29 @@ class Runtime:
     follows: FollowService
     delivery: DeliveryWorker
     processor: Processor
+    services: dict[str, Any] = field(default_factory=dict)
 
 
-def handlers(rt_follows: FollowService) -> dict[str, Handler]:
-    """The processor's dispatch table: activity type -> handler."""
+def follow_handlers(rt: Runtime) -> Handlers:
+    """The processor's dispatch table for follows and actor life cycle."""
+    f = rt.follows
     return {
-        "Follow": rt_follows.on_follow,
-        "Accept": rt_follows.on_accept,
-        "Reject": rt_follows.on_reject,
-        "Undo": rt_follows.on_undo,
-        "Delete": rt_follows.on_actor_deleted,
-        "Update": rt_follows.on_actor_updated,
+        "Follow": [f.on_follow],
+        "Accept": [f.on_accept],
+        "Reject": [f.on_reject],
+        "Undo": [f.on_undo],
+        "Delete": [f.on_actor_deleted],
+        "Update": [f.on_actor_updated],
     }
+
+
+def build_handlers(rt: Runtime) -> Handlers:
+    """Follows first, then every content service's handlers, merged per activity type."""
+    table: Handlers = {}
+    for part in [follow_handlers(rt), *(s.handlers() for s in rt.services.values())]:
+        for kind, chain in part.items():
+            table.setdefault(kind, []).extend(chain)
+    return table
 
 
 @contextlib.asynccontextmanager
@@ -111,7 +123,7 @@ async def open_runtime(
                 per_host=limits.delivery_per_host,
                 user_agent=USER_AGENT,
             )
-            processor = Processor(db=db, clock=clock, metrics=metrics, handlers=handlers(follows))
+            processor = Processor(db=db, clock=clock, metrics=metrics, handlers={})
             fed.on_publish.append(delivery.wake)
             metrics.gauge("kantine_delivery_queue", lambda: _labelled(q.counts(db)))
             metrics.gauge("kantine_inbox_queue", lambda: _labelled(inbox_db.count_by_state(db)))
@@ -128,6 +140,10 @@ async def open_runtime(
                 delivery=delivery,
                 processor=processor,
             )
+            from .content import build_services
+
+            rt.services = build_services(rt)
+            processor.handlers = build_handlers(rt)
             if workers:
                 await delivery.start()
                 await processor.start()

@@ -12,7 +12,15 @@ from protocol import keys
 
 from .db import Database
 
-__all__ = ["LocalActor", "NameTaken", "get_by_path", "get_local", "insert_local", "list_local"]
+__all__ = [
+    "LocalActor",
+    "NameTaken",
+    "get_by_path",
+    "get_local",
+    "insert_local",
+    "list_local",
+    "update_local",
+]
 
 
 class NameTaken(Exception):
@@ -33,6 +41,7 @@ class LocalActor:
     profile: dict[str, Any] = field(default_factory=dict)
     manually_approves: bool = False
     deleted_at: str | None = None
+    role: str = "member"
 
     @cached_property
     def rsa_key(self) -> keys.PrivateKey:
@@ -60,7 +69,7 @@ class LocalActor:
 
 _COLUMNS = (
     "username, kind, path, name, summary, profile, rsa_pem, ed25519_pem, "
-    "manually_approves, created_at, updated_at, deleted_at"
+    "manually_approves, created_at, updated_at, deleted_at, role"
 )
 
 
@@ -78,6 +87,7 @@ def _row(row: Any) -> LocalActor:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         deleted_at=row["deleted_at"],
+        role=row["role"],
     )
 
 
@@ -85,7 +95,7 @@ def insert_local(conn: sqlite3.Connection, actor: LocalActor) -> None:
     """Insert a local actor; ``NameTaken`` if the name or path is in use."""
     try:
         conn.execute(
-            f"INSERT INTO local_actors ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO local_actors ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 actor.username,
                 actor.kind,
@@ -99,6 +109,7 @@ def insert_local(conn: sqlite3.Connection, actor: LocalActor) -> None:
                 actor.created_at,
                 actor.updated_at,
                 actor.deleted_at,
+                actor.role,
             ),
         )
     except sqlite3.IntegrityError as exc:
@@ -123,3 +134,21 @@ async def list_local(db: Database, kind: str | None = None) -> list[LocalActor]:
             f"SELECT {_COLUMNS} FROM local_actors WHERE kind = ? ORDER BY username", (kind,)
         )
     return [_row(r) for r in rows]
+
+
+def update_local(conn: sqlite3.Connection, actor: LocalActor) -> None:
+    """Write back a local actor's mutable fields (name, summary, profile, role, approval, deletion)."""
+    conn.execute(
+        "UPDATE local_actors SET name = ?, summary = ?, profile = ?, role = ?, manually_approves = ?,"
+        " updated_at = ?, deleted_at = ? WHERE username = ?",
+        (
+            actor.name,
+            actor.summary,
+            json.dumps(actor.profile),
+            actor.role,
+            int(actor.manually_approves),
+            actor.updated_at,
+            actor.deleted_at,
+            actor.username,
+        ),
+    )

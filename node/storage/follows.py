@@ -138,3 +138,30 @@ async def delivery_targets(db: Database, local: str) -> list[tuple[str, str]]:
         (local,),
     )
     return [(r["url"], r["host"]) for r in rows]
+
+
+async def partner_networks(db: Database, local: str) -> list[Any]:
+    """Remote Kantine network actors with an accepted follow with ``local`` in either direction.
+
+    A Kantine network is a remote ``Group`` that publishes a ``cooperative`` collection.
+    Rows have ``id``, ``host``, ``inbox`` and ``shared_inbox``.
+    """
+    return list(
+        await db.fetchall(
+            "SELECT DISTINCT r.id, r.host, r.inbox, r.shared_inbox FROM follows f"
+            " JOIN remote_actors r ON r.id = f.remote"
+            " WHERE f.local = ? AND f.state = 'accepted' AND r.type = 'Group'"
+            " AND json_extract(CAST(r.raw AS TEXT), '$.cooperative') IS NOT NULL"
+            " AND r.host NOT IN (SELECT host FROM domain_blocks)",
+            (local,),
+        )
+    )
+
+
+async def followed_by_anyone(db: Database, remote: str) -> bool:
+    """Whether some local actor follows ``remote`` (accepted)."""
+    row = await db.fetchone(
+        "SELECT 1 FROM follows WHERE remote = ? AND direction = 'out' AND state = 'accepted' LIMIT 1",
+        (remote,),
+    )
+    return row is not None

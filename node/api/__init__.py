@@ -1,0 +1,1 @@
+"""The JSON API for members and admins (bearer tokens), under /api/v1."""
