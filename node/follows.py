@@ -22,6 +22,7 @@ from .processor import Outcome
 from .storage import actors as actors_db
 from .storage import follows as follows_db
 from .storage import inbox as inbox_db
+from .storage import objects as objects_db
 from .storage import remote as remote_db
 from .storage.actors import LocalActor
 
@@ -242,13 +243,15 @@ class FollowService:
         target = wire.first_id(doc.get("object"))
         if target != item.actor:
             return Outcome.discard("Delete of an object we do not keep")
-        await self.db.write(
-            lambda c: (
-                follows_db.delete_remote(c, item.actor),
-                remote_db.delete_actor(c, item.actor),
-            )
-        )
-        return Outcome.done(f"forgot deleted actor {item.actor}")
+        now = iso(self.fed.clock())
+
+        def forget(conn):  # type: ignore[no-untyped-def]
+            follows_db.delete_remote(conn, item.actor)
+            remote_db.delete_actor(conn, item.actor)
+            objects_db.delete_by_author(conn, item.actor, now)
+
+        await self.db.write(forget)
+        return Outcome.done(f"forgot deleted actor {item.actor} and what it authored")
 
     async def on_actor_updated(self, item: inbox_db.InboxItem, doc: dict[str, Any]) -> Outcome:
         obj = doc.get("object")
