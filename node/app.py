@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from . import appkeys as K
+from . import content
 from .clock import Clock, system_clock
 from .config import Settings
 from .metrics import Metrics
@@ -63,4 +64,7 @@ def create_app(
     app.cleanup_ctx.append(runtime_ctx)
     for module in (wellknown, actors, inbox, ops):
         app.router.add_routes(module.routes)
+    for module in content.modules():
+        if hasattr(module, "routes"):
+            app.router.add_routes(module.routes)
     return app

@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     _data(p)
     p.add_argument("host")
     p.set_defaults(run=commands.unblock)
+
+    from .content import modules
+
+    for module in modules():
+        if hasattr(module, "register_cli"):
+            module.register_cli(sub)
     return parser
 
 

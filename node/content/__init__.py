@@ -8,6 +8,7 @@ offers ``handlers()`` (activity type -> inbox handlers), and may offer
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,11 +17,16 @@ if TYPE_CHECKING:
 __all__ = ["MODULES", "build_services", "modules"]
 
 #: Content modules, in the order their inbox handlers are tried.
-MODULES: tuple[str, ...] = ("ingest",)
+MODULES: tuple[str, ...] = ("members", "events", "assignments", "projects", "ingest")
 
 
 def modules() -> list[Any]:
-    return [importlib.import_module(f"{__name__}.{name}") for name in MODULES]
+    """The content modules that exist (areas are added one module at a time)."""
+    found = []
+    for name in MODULES:
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            found.append(importlib.import_module(f"{__name__}.{name}"))
+    return found
 
 
 def build_services(rt: Runtime) -> dict[str, Any]:
