@@ -18,14 +18,14 @@ from . import commands
 from .config import ConfigError
 from .storage.actors import NameTaken
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "data_arg", "json_arg", "main"]
 
 
-def _data(p: argparse.ArgumentParser) -> None:
+def data_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="data directory (default: $KANTINE_DATA or ./kantine-data)")
 
 
-def _json(p: argparse.ArgumentParser) -> None:
+def json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("init", help="create a node: config, keys and database")
-    _data(p)
+    data_arg(p)
     p.add_argument("--url", required=True, help="public base URL, e.g. https://kantine.example.nl")
     p.add_argument("--name", required=True, help="the network's name")
     p.add_argument("--slug", help="the network's handle (default: from the name)")
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=commands.init)
 
     p = sub.add_parser("serve", help="run the node until SIGTERM/SIGINT")
-    _data(p)
+    data_arg(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(run=commands.serve)
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("unfollow", "stop following an actor", commands.unfollow),
     ):
         p = sub.add_parser(name, help=helptext)
-        _data(p)
+        data_arg(p)
         p.add_argument("target")
         p.add_argument(
             "--as", dest="as_user", help="local actor that follows (default: the network)"
@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("requests", "list follow requests awaiting approval", commands.requests),
     ):
         p = sub.add_parser(name, help=helptext)
-        _data(p)
-        _json(p)
+        data_arg(p)
+        json_arg(p)
         p.add_argument("--as", dest="as_user", help="local actor (default: the network)")
         p.set_defaults(run=fn)
 
@@ -85,26 +85,26 @@ def build_parser() -> argparse.ArgumentParser:
         ("reject", "reject a follow request (or remove a follower)", commands.reject),
     ):
         p = sub.add_parser(name, help=helptext)
-        _data(p)
+        data_arg(p)
         p.add_argument("actor", help="the requesting actor's URL")
         p.add_argument("--as", dest="as_user", help="local actor (default: the network)")
         p.set_defaults(run=fn)
 
     p = sub.add_parser("deliveries", help="show the delivery queue, or `deliveries retry`")
-    _data(p)
-    _json(p)
+    data_arg(p)
+    json_arg(p)
     p.add_argument("action", nargs="?", choices=["retry"], help="retry: requeue failed deliveries")
     p.add_argument("--failed", action="store_true", help="only failed deliveries")
     p.set_defaults(run=commands.deliveries)
 
     p = sub.add_parser("block", help="block a domain (host): nothing in, nothing out")
-    _data(p)
+    data_arg(p)
     p.add_argument("host")
     p.add_argument("--reason", default="")
     p.set_defaults(run=commands.block)
 
     p = sub.add_parser("unblock", help="lift a domain block")
-    _data(p)
+    data_arg(p)
     p.add_argument("host")
     p.set_defaults(run=commands.unblock)
 

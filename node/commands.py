@@ -29,7 +29,7 @@ from .storage import hosts as hosts_db
 from .storage.actors import LocalActor
 from .storage.db import Database, connect_sync, migrate
 
-__all__ = ["CommandError"]
+__all__ = ["CommandError", "acting", "open_db", "print_table", "runtime_for"]
 
 log = logging.getLogger("kantine.cli")
 RESERVED = {"relay", "actor", "network", "inbox", "admin", "api", "static"}
@@ -49,7 +49,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return config.load(config.data_dir(args.data))
 
 
-def _print_table(rows: Iterable[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+def print_table(rows: Iterable[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     rows = list(rows)
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -125,12 +125,12 @@ def serve(args: argparse.Namespace) -> int:
 
 
 @asynccontextmanager
-async def _runtime(args: argparse.Namespace) -> AsyncIterator[Runtime]:
+async def runtime_for(args: argparse.Namespace) -> AsyncIterator[Runtime]:
     async with open_runtime(_settings(args), workers=False) as rt:
         yield rt
 
 
-async def _acting(rt: Runtime, as_user: str | None) -> LocalActor:
+async def acting(rt: Runtime, as_user: str | None) -> LocalActor:
     username = as_user or rt.settings.slug
     actor = await actors_db.get_local(rt.db, username)
     if actor is None or actor.deleted_at is not None:
@@ -139,8 +139,8 @@ async def _acting(rt: Runtime, as_user: str | None) -> LocalActor:
 
 
 async def follow(args: argparse.Namespace) -> int:
-    async with _runtime(args) as rt:
-        local = await _acting(rt, args.as_user)
+    async with runtime_for(args) as rt:
+        local = await acting(rt, args.as_user)
         remote = await rt.follows.resolve(args.target)
         await rt.follows.follow(local, remote)
         print(
@@ -150,8 +150,8 @@ async def follow(args: argparse.Namespace) -> int:
 
 
 async def unfollow(args: argparse.Namespace) -> int:
-    async with _runtime(args) as rt:
-        local = await _acting(rt, args.as_user)
+    async with runtime_for(args) as rt:
+        local = await acting(rt, args.as_user)
         remote = await rt.follows.resolve(args.target)
         if await rt.follows.unfollow(local, remote) is None:
             raise CommandError(f"{local.username} does not follow {remote.id}")
@@ -159,7 +159,7 @@ async def unfollow(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _db(args: argparse.Namespace) -> tuple[Settings, Database]:
+async def open_db(args: argparse.Namespace) -> tuple[Settings, Database]:
     settings = _settings(args)
     db = Database(settings.db_path, readers=1)
     await db.open()
@@ -167,14 +167,14 @@ async def _db(args: argparse.Namespace) -> tuple[Settings, Database]:
 
 
 async def _list_follows(args: argparse.Namespace, direction: str, state: str) -> int:
-    settings, db = await _db(args)
+    settings, db = await open_db(args)
     try:
         rows = await follows_db.list_for(
             db, args.as_user or settings.slug, direction, state, limit=10_000
         )
     finally:
         await db.close()
-    _print_table(
+    print_table(
         ({"actor": r.remote, "state": r.state, "since": r.created_at} for r in rows),
         args.json,
         ["actor", "state", "since"],
@@ -187,14 +187,14 @@ async def followers(args: argparse.Namespace) -> int:
 
 
 async def following(args: argparse.Namespace) -> int:
-    settings, db = await _db(args)
+    settings, db = await open_db(args)
     try:
         rows = await follows_db.list_for(
             db, args.as_user or settings.slug, "out", None, limit=10_000
         )
     finally:
         await db.close()
-    _print_table(
+    print_table(
         ({"actor": r.remote, "state": r.state, "since": r.created_at} for r in rows),
         args.json,
         ["actor", "state", "since"],
@@ -207,8 +207,8 @@ async def requests(args: argparse.Namespace) -> int:
 
 
 async def _answer(args: argparse.Namespace, approve: bool) -> int:
-    async with _runtime(args) as rt:
-        local = await _acting(rt, args.as_user)
+    async with runtime_for(args) as rt:
+        local = await acting(rt, args.as_user)
         await rt.follows.answer(local, args.actor, approve)
         print(f"{'approved' if approve else 'rejected'} {args.actor}")
     return 0
@@ -226,7 +226,7 @@ async def reject(args: argparse.Namespace) -> int:
 
 
 async def deliveries(args: argparse.Namespace) -> int:
-    _, db = await _db(args)
+    _, db = await open_db(args)
     try:
         if args.action == "retry":
             n = await db.write(lambda c: q.retry_failed(c, iso(system_clock())))
@@ -235,7 +235,7 @@ async def deliveries(args: argparse.Namespace) -> int:
         rows = await q.listing(db, failed_only=args.failed)
     finally:
         await db.close()
-    _print_table(
+    print_table(
         (
             {
                 "id": d.id,
@@ -255,7 +255,7 @@ async def deliveries(args: argparse.Namespace) -> int:
 
 
 async def block(args: argparse.Namespace) -> int:
-    _, db = await _db(args)
+    _, db = await open_db(args)
     host = args.host.lower()
     now = iso(system_clock())
     try:
@@ -271,7 +271,7 @@ async def block(args: argparse.Namespace) -> int:
 
 
 async def unblock(args: argparse.Namespace) -> int:
-    _, db = await _db(args)
+    _, db = await open_db(args)
     try:
         found = await db.write(lambda c: hosts_db.unblock(c, args.host.lower()))
     finally:
