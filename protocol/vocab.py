@@ -114,6 +114,7 @@ KANTINE_TERMS: Final[dict[str, Any]] = {
     "discipline": "kantine:discipline",
     "city": "kantine:city",
     "visibility": "kantine:visibility",
+    "status": "kantine:status",
     "availableForAssignments": "kantine:availableForAssignments",
     "series": {"@id": "kantine:series", "@type": "@id"},
     "recurrence": "kantine:recurrence",

@@ -120,6 +120,8 @@ class Proposal(Typed, frozen=True, kw_only=True):
     url: IRI | None = None
     audience: IRI | None = None
     visibility: Visibility | None = None
+    #: Kantine's life cycle of an assignment (``kantine:status``); absent means open.
+    status: Literal["open", "filled", "withdrawn"] | None = None
     published: Time
     updated: Time | None = None
     to: list[IRI]
