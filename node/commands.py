@@ -22,6 +22,7 @@ from .app import create_app
 from .clock import iso, system_clock
 from .config import ConfigError, Settings
 from .runtime import Runtime, open_runtime
+from .signing import exit_with_parent
 from .storage import actors as actors_db
 from .storage import deliveries as q
 from .storage import follows as follows_db
@@ -106,7 +107,10 @@ def serve(args: argparse.Namespace) -> int:
     executor = None
     if (os.cpu_count() or 1) > 1:
         executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
         )
     app = create_app(settings, executor=executor)
     print(

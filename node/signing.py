@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+import time
 from concurrent.futures import Executor
 from datetime import datetime
 from functools import lru_cache
@@ -12,7 +15,22 @@ from protocol import httpsig, keys
 from .storage.actors import LocalActor
 from .urls import Urls
 
-__all__ = ["Signer", "sign_with_pem"]
+__all__ = ["Signer", "exit_with_parent", "sign_with_pem"]
+
+
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Process-pool initializer: the worker exits once its node is gone (even after kill -9).
+
+    A pool worker holds both ends of its call queue, so it sees no EOF when the node
+    dies and would otherwise linger as an orphan after every crash.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kantine-parent-watch", daemon=True).start()
 
 
 @lru_cache(maxsize=256)

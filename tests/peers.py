@@ -7,6 +7,7 @@ passes shows a second implementation agrees with ours.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -68,6 +69,7 @@ class FakeActor:
     username: str
     base: str
     key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+    shared_inbox: bool = True  # False: no endpoints.sharedInbox (each actor is its own target)
 
     @property
     def id(self) -> str:
@@ -85,7 +87,7 @@ class FakeActor:
             )
             .decode()
         )
-        return {
+        document = {
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
             "id": self.id,
             "type": "Person",
@@ -98,6 +100,9 @@ class FakeActor:
             "endpoints": {"sharedInbox": self.base + "/inbox"},
             "publicKey": {"id": self.key_id, "owner": self.id, "publicKeyPem": pem},
         }
+        if not self.shared_inbox:
+            del document["endpoints"]
+        return document
 
     def sign(
         self, method: str, url: str, body: bytes | None, *, date: datetime | None = None
@@ -153,12 +158,14 @@ class FakePeer:
         self.actors: dict[str, FakeActor] = {}
         self.received: list[Received] = []
         self.inbox_status = 202
+        self.inbox_delay = 0.0  # seconds the inbox holds each request after recording it
+        self.shared_inbox = True  # whether actors created from now on advertise the shared inbox
         self.key_resolver: Any = None  # async (key_id) -> public PEM, for verifying deliveries
         self._runner: web.AppRunner | None = None
 
     def actor(self, username: str) -> FakeActor:
         if username not in self.actors:
-            self.actors[username] = FakeActor(username, self.base)
+            self.actors[username] = FakeActor(username, self.base, shared_inbox=self.shared_inbox)
         return self.actors[username]
 
     async def start(self) -> FakePeer:
@@ -207,6 +214,8 @@ class FakePeer:
         except (AssertionError, KeyError, ValueError, aiohttp.ClientError) as exc:
             error = str(exc) or type(exc).__name__
         self.received.append(Received(request.path, dict(request.headers), body, key_id, error))
+        if self.inbox_delay:
+            await asyncio.sleep(self.inbox_delay)
         if error:
             return web.json_response({"error": error}, status=401)
         return web.Response(status=self.inbox_status)
