@@ -136,6 +136,9 @@ class DeliveryWorker:
                 continue
             planned[row.host] += 1
             chosen.append(row)
+            # Claim the half-open trial or the day's probe now, so that the host's other
+            # rows in this same round are deferred rather than sent along with it.
+            self._hosts[row.host] = retry.on_attempt(state, now, self.policy)
         stamp = iso(now)
         if deferred:
             await self.db.write(lambda c: q.defer(c, deferred, stamp))
@@ -145,8 +148,6 @@ class DeliveryWorker:
         for row in chosen:
             if row.id not in claimed:
                 continue
-            state = self._hosts.get(row.host, retry.HostState())
-            self._hosts[row.host] = retry.on_attempt(state, now, self.policy)
             self._inflight[row.host] += 1
             task = asyncio.create_task(self._deliver(row))
             self._tasks.add(task)
@@ -187,12 +188,18 @@ class DeliveryWorker:
             row.attempts + 1, status, now, retry_after, rng=self.rng, policy=self.policy
         )
         state = self._hosts.get(row.host, retry.HostState())
+        # A success through an open circuit or a probe: what was deferred is due at once.
+        recovered = (
+            status is not None
+            and 200 <= status < 300
+            and (state.open_until is not None or state.unavailable)
+        )
         if status is not None and 200 <= status < 300:
             state = retry.on_success(state, now, self.policy)
         elif retry.is_host_failure(status):
             state = retry.on_failure(state, now, self.policy)
         self._hosts[row.host] = state
-        await self._finish(row, outcome, status, error, host_state=state)
+        await self._finish(row, outcome, status, error, host_state=state, recovered=recovered)
 
     async def _post(
         self, url: str, body: bytes, actor: LocalActor, scheme: str
@@ -219,6 +226,7 @@ class DeliveryWorker:
         error: str | None,
         *,
         host_state: retry.HostState | None = None,
+        recovered: bool = False,
     ) -> None:
         now = self.clock()
         stamp = iso(now)
@@ -246,6 +254,8 @@ class DeliveryWorker:
                 hosts_db.save_state(
                     conn, row.host, host_state, stamp if result == "delivered" else None
                 )
+            if recovered:
+                q.requeue_host(conn, row.host, stamp)
 
         await self.db.write(write)
         self.metrics.inc("kantine_deliveries_total", outcome=result)

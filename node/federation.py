@@ -23,6 +23,7 @@ from .signing import Signer
 from .storage import actors as actors_db
 from .storage import deliveries as q
 from .storage import follows as follows_db
+from .storage import hosts as hosts_db
 from .storage import outbox as outbox_db
 from .storage import remote as remote_db
 from .storage.actors import LocalActor
@@ -241,7 +242,8 @@ class Federation:
                 everyone[url] = host
         for url, host in targets:
             everyone[url] = host
-        skip = {self.urls.host} | (exclude_hosts or set())
+        # A blocked host gets nothing: not as a follower, nor as an explicit target.
+        skip = {self.urls.host} | (exclude_hosts or set()) | await hosts_db.blocked_hosts(self.db)
         chosen = [(url, host) for url, host in everyone.items() if host not in skip]
         now = iso(self.clock())
         kind = str(activity["type"])

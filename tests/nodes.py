@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,36 @@ from aiohttp import web
 
 from node import commands, config
 from node.app import RUNTIME, create_app
-from node.clock import Clock
+from node.clock import Clock, iso
 from node.runtime import Runtime
 from node.storage.actors import LocalActor, get_local
+from protocol import vocab
 
-__all__ = ["Node", "free_port", "start_node", "wait_for"]
+__all__ = [
+    "FakeClock",
+    "Node",
+    "free_port",
+    "publish_about",
+    "publish_delete",
+    "publish_note",
+    "restart_node",
+    "start_node",
+    "wait_for",
+]
+
+
+class FakeClock:
+    """A clock a test moves by hand: ``clock()`` returns ``clock.now``; ``advance`` moves it on."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 0.0, **delta: float) -> datetime:
+        self.now += timedelta(seconds=seconds, **delta)
+        return self.now
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -78,6 +105,25 @@ class Node:
                 if counts["n"] == 0 and pending["n"] == 0:
                     return
 
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Like ``settle``, but "due" is judged by the node's own (possibly fake) clock."""
+        async with asyncio.timeout(timeout):
+            while True:
+                await self.rt.processor.idle()
+                self.rt.delivery.wake()
+                await asyncio.sleep(0.05)
+                await self.rt.delivery.idle()
+                row = await self.rt.db.fetchone(
+                    "SELECT count(*) AS n FROM deliveries WHERE state = 'inflight'"
+                    " OR (state = 'queued' AND next_at <= ?)",
+                    (iso(self.rt.clock()),),
+                )
+                pending = await self.rt.db.fetchone(
+                    "SELECT count(*) AS n FROM inbox WHERE state = 'pending'"
+                )
+                if row["n"] == 0 and pending["n"] == 0:
+                    return
+
 
 async def start_node(
     tmp_path: Path,
@@ -112,6 +158,50 @@ async def start_node(
     site = web.TCPSite(runner, host, port)
     await site.start()
     return Node(name, data, settings, app, runner, host, port)
+
+
+async def restart_node(node: Node, *, clock: Clock | None = None, **overrides: Any) -> Node:
+    """Start a stopped node again: same data directory, host and port."""
+    return await start_node(
+        node.data.parent, node.name, host=node.host, port=node.port, clock=clock, **overrides
+    )
+
+
+async def publish_note(node: Node, text: str, *, kind: str = "Create") -> tuple[str, str]:
+    """The network publishes a public Note to its followers; return (activity id, note id)."""
+    fed = node.rt.federation
+    note_id = fed.urls.object("notes", uuid.uuid4().hex)
+    note = {
+        "id": note_id,
+        "type": "Note",
+        "attributedTo": node.network_id,
+        "content": text,
+        "to": [vocab.AS_PUBLIC],
+        "cc": [node.network_id + "/followers"],
+    }
+    return await publish_about(node, kind, note, note_id), note_id
+
+
+async def publish_about(node: Node, kind: str, obj: Any, object_id: str) -> str:
+    """The network publishes ``kind`` of ``obj`` (about ``object_id``) to its followers."""
+    fed = node.rt.federation
+    activity = {
+        "@context": vocab.CONTEXT,
+        "id": fed.urls.new_activity(),
+        "type": kind,
+        "actor": node.network_id,
+        "object": obj,
+        "to": [vocab.AS_PUBLIC],
+        "cc": [node.network_id + "/followers"],
+    }
+    activity_id, _ = await fed.publish(await node.network(), activity, object_id=object_id)
+    return activity_id
+
+
+async def publish_delete(node: Node, object_id: str) -> str:
+    """The network deletes one of its objects (a Tombstone), telling its followers."""
+    tombstone = {"id": object_id, "type": "Tombstone"}
+    return await publish_about(node, "Delete", tombstone, object_id)
 
 
 class _Args:

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from nodes import free_port
+from nodes import free_port, wait_for
 
 __all__ = ["FakeActor", "FakePeer", "Received", "independent_verify_cavage"]
 
@@ -33,16 +33,26 @@ _PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 def independent_verify_cavage(
-    method: str, path_qs: str, headers: Any, body: bytes, public_pem: str
+    method: str,
+    path_qs: str,
+    headers: Any,
+    body: bytes,
+    public_pem: str,
+    *,
+    now: datetime | None = None,
 ) -> str:
-    """Verify a draft-cavage rsa-sha256 request the way Mastodon does; return the keyId."""
+    """Verify a draft-cavage rsa-sha256 request the way Mastodon does; return the keyId.
+
+    ``now`` is the verifier's time for the Date check (default: the real time).
+    """
     params = dict(_PARAM.findall(headers["Signature"]))
     covered = params["headers"].split()
     for required in ("(request-target)", "host", "date", "digest"):
         assert required in covered, f"{required} not signed"
     digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
     assert headers["Digest"] == digest, "digest mismatch"
-    age = abs((datetime.now(UTC) - parsedate_to_datetime(headers["Date"])).total_seconds())
+    now = now or datetime.now(UTC)
+    age = abs((now - parsedate_to_datetime(headers["Date"])).total_seconds())
     assert age < 3600, "stale Date"
     lines = []
     for name in covered:
@@ -161,6 +171,10 @@ class FakePeer:
         self.inbox_delay = 0.0  # seconds the inbox holds each request after recording it
         self.shared_inbox = True  # whether actors created from now on advertise the shared inbox
         self.key_resolver: Any = None  # async (key_id) -> public PEM, for verifying deliveries
+        self.inbox_headers: dict[str, str] = {}  # added to every inbox answer (e.g. Retry-After)
+        self.clock: Any = None  # () -> aware datetime the inbox checks Date against (default: real)
+        self.fetches: list[str] = []  # paths of every actor document GET served
+        self.inbox_gate: Any = None  # an asyncio.Event: if set, the inbox waits for it to answer
         self._runner: web.AppRunner | None = None
 
     def actor(self, username: str) -> FakeActor:
@@ -184,6 +198,7 @@ class FakePeer:
             await self._runner.cleanup()
 
     async def _actor(self, request: web.Request) -> web.Response:
+        self.fetches.append(request.path)
         actor = self.actors.get(request.match_info["name"])
         if actor is None:
             raise web.HTTPNotFound()
@@ -209,16 +224,23 @@ class FakePeer:
             params = dict(_PARAM.findall(request.headers.get("Signature", "")))
             pem = await self._public_pem(params.get("keyId", ""))
             key_id = independent_verify_cavage(
-                request.method, request.path_qs, request.headers, body, pem
+                request.method,
+                request.path_qs,
+                request.headers,
+                body,
+                pem,
+                now=self.clock() if self.clock else None,
             )
         except (AssertionError, KeyError, ValueError, aiohttp.ClientError) as exc:
             error = str(exc) or type(exc).__name__
         self.received.append(Received(request.path, dict(request.headers), body, key_id, error))
+        if self.inbox_gate is not None:
+            await self.inbox_gate.wait()
         if self.inbox_delay:
             await asyncio.sleep(self.inbox_delay)
         if error:
             return web.json_response({"error": error}, status=401)
-        return web.Response(status=self.inbox_status)
+        return web.Response(status=self.inbox_status, headers=self.inbox_headers)
 
     async def _public_pem(self, key_id: str) -> str:
         """Fetch the signer's actor (unsigned GET, as a lenient server would) and read its PEM."""
@@ -255,3 +277,38 @@ class FakePeer:
             "object": obj,
             **extra,
         }
+
+    def received_ids(self, activity_id: str) -> list[Received]:
+        """Every POST that reached this peer carrying the activity ``activity_id``."""
+        return [r for r in self.received if _activity_id(r.body) == activity_id]
+
+    async def follow(self, actor: FakeActor, node_url: str, target: str, **sign_kw: Any) -> str:
+        """``actor`` follows ``target`` through the node's shared inbox; wait for the Accept.
+
+        Returns the Follow's id.
+        """
+        follow = self.activity(actor, "Follow", target)
+        status, text = await self.post(actor, node_url + "/inbox", follow, **sign_kw)
+        assert status == 202, text
+        await wait_for(
+            lambda: [
+                r
+                for r in self.received
+                if r.error is None
+                and r.path == f"/users/{actor.username}/inbox"
+                and _json_field(r.body, "type") == "Accept"
+            ]
+        )
+        return str(follow["id"])
+
+
+def _json_field(body: bytes, name: str) -> Any:
+    try:
+        doc = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    return doc.get(name) if isinstance(doc, dict) else None
+
+
+def _activity_id(body: bytes) -> Any:
+    return _json_field(body, "id")

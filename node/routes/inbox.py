@@ -8,7 +8,7 @@ import msgspec
 from aiohttp import web
 
 from protocol import httpsig, validation, vocab, wire
-from protocol.errors import OwnershipError, RemoteProtocolError
+from protocol.errors import OwnershipError, PayloadTooLarge, RemoteProtocolError
 
 from ..appkeys import CLOCK, DB, DELIVERY, FEDERATION, METRICS, PROCESSOR, REQUEST_ID, SETTINGS
 from ..clock import iso
@@ -60,8 +60,11 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     app = request.app
     settings, fed, db = app[SETTINGS], app[FEDERATION], app[DB]
     if request.content_length is not None and request.content_length > settings.limits.max_body:
-        raise RemoteProtocolError("body too large", status_hint=413)
-    body = await request.read()
+        raise PayloadTooLarge("body too large")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:  # chunked: no Content-Length to check first
+        raise PayloadTooLarge("body too large") from exc
     if request.content_type not in vocab.ACCEPTED_AP_TYPES:
         raise RemoteProtocolError(
             f"unsupported content type {request.content_type!r}", status_hint=415
@@ -85,6 +88,8 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
             raise OwnershipError(f"the proof's owner {proof_owner} is not the actor {actor_id}")
     if activity.id is None:
         raise RemoteProtocolError("activity has no id")
+    # Ids are deduplicated: one on another origin could pre-empt (squat) that origin's own.
+    validation.check_object_origin(actor_id, activity.id)
     kind = wire.type_names(activity.type)[0]
     host = validation.host_of(actor_id)
     item = inbox_db.InboxItem(
