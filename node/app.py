@@ -14,7 +14,7 @@ from .clock import Clock, system_clock
 from .config import Settings
 from .metrics import Metrics
 from .middlewares import error_middleware, request_id_middleware
-from .routes import actors, inbox, ops, wellknown
+from .routes import actors, inbox, objects, ops, wellknown
 from .runtime import Runtime, open_runtime
 from .urls import Urls
 
@@ -62,7 +62,7 @@ def create_app(
             yield
 
     app.cleanup_ctx.append(runtime_ctx)
-    for module in (wellknown, actors, inbox, ops):
+    for module in (wellknown, actors, inbox, ops, objects):
         app.router.add_routes(module.routes)
     for module in content.modules():
         if hasattr(module, "routes"):

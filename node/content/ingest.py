@@ -23,6 +23,7 @@ from protocol import addressing, validation, wire
 from protocol.errors import RemoteProtocolError
 
 from ..clock import iso
+from ..cooperative import Cooperative
 from ..processor import Handlers, Outcome
 from ..storage import follows as follows_db
 from ..storage import objects as objects_db
@@ -99,8 +100,12 @@ class Service:
     # -- helpers --------------------------------------------------------------
 
     async def _welcome(self, sender: str, doc: dict[str, Any]) -> bool:
-        """Content is kept from followed actors, or when addressed to something local."""
+        """Content is kept from followed actors, from actors on co-operative hosts (their
+        members' co-operative content comes straight from them), or when addressed to
+        something local."""
         if await follows_db.followed_by_anyone(self.db, sender):
+            return True
+        if await Cooperative(self.db, self.rt.settings.slug).includes(validation.host_of(sender)):
             return True
         return any(self.rt.urls.is_local(iri) for iri in addressing.audience(doc))
 
