@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -32,21 +34,33 @@ def _public_keys(rsa_pem: str, ed25519_pem: str) -> tuple[str, str]:
     )
 
 
-def actor_document(actor: LocalActor, urls: Urls, settings: Settings) -> dict[str, Any]:
-    """The public actor document (keys are always public; card fields are filtered elsewhere)."""
+_RANK = {"public": 0, "cooperative": 1, "network": 2}
+
+
+def actor_document(
+    actor: LocalActor, urls: Urls, settings: Settings, *, viewer: str = "public"
+) -> dict[str, Any]:
+    """The actor document; keys are always public.
+
+    A member's card fields are included when its ``visibility`` is within what
+    ``viewer`` (``public``, ``cooperative`` or ``network``) may see; otherwise
+    the card is left out and the name is the username.
+    """
     actor_id = urls.actor(actor.path)
     rsa_public_pem, multikey = _public_keys(actor.rsa_pem, actor.ed25519_pem)
     cls = _TYPES[actor.kind]
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"name": actor.name, "summary": actor.summary or None}
     if actor.kind == "network":
         extra["cooperative"] = urls.cooperative()
+    if actor.kind == "project":
+        extra["participants"] = actor_id + "/participants"
+    if actor.kind == "member":
+        extra |= _member_card(actor, urls, viewer)
     manual = actor.manually_approves or (actor.kind == "network" and settings.manual_approval)
     doc = cls(
         context=vocab.CONTEXT,
         id=actor_id,
         preferred_username=actor.username,
-        name=actor.name,
-        summary=actor.summary or None,
         inbox=urls.inbox(actor_id),
         outbox=urls.outbox(actor_id),
         followers=urls.followers(actor_id),
@@ -75,6 +89,50 @@ def actor_document(actor: LocalActor, urls: Urls, settings: Settings) -> dict[st
         **extra,
     )
     return msgspec.to_builtins(doc)
+
+
+def _member_card(actor: LocalActor, urls: Urls, viewer: str) -> dict[str, Any]:
+    """A member's card fields as ``viewer`` may see them (PropertyValue rows, Hashtag skills)."""
+    profile = actor.profile
+    visibility = profile.get("visibility", "public")
+    if visibility not in _RANK:
+        visibility = "network"
+    if _RANK[viewer] < _RANK[visibility]:
+        return {"name": actor.username, "summary": None, "visibility": visibility}
+    rows = [
+        models.PropertyValue(name=label, value=html.escape(profile[key]))
+        for label, key in (("Discipline", "discipline"), ("City", "city"))
+        if profile.get(key)
+    ]
+    if profile.get("website"):
+        rows.append(models.PropertyValue(name="Website", value=_link_html(profile["website"])))
+    rows += [
+        models.PropertyValue(name=link["name"], value=_link_html(link["value"]))
+        for link in profile.get("links", [])
+    ]
+    tags = [
+        models.Hashtag(name="#" + skill, href=f"{urls.base}/tags/{quote(skill.lower())}")
+        for skill in profile.get("skills", [])
+    ]
+    return {
+        "name": actor.name,
+        "summary": html.escape(actor.summary) if actor.summary else None,
+        "discipline": profile.get("discipline") or None,
+        "city": profile.get("city") or None,
+        "available_for_assignments": bool(profile.get("available", False)),
+        "attachment": rows,
+        "tag": tags,
+        "visibility": visibility,
+    }
+
+
+def _link_html(url: str) -> str:
+    """A link as Mastodon renders profile fields: an anchor with the URL's readable part."""
+    shown = url.split("://", 1)[-1].removeprefix("mailto:").rstrip("/")
+    return (
+        f'<a href="{html.escape(url, quote=True)}" rel="me nofollow noopener noreferrer"'
+        f' target="_blank">{html.escape(shown)}</a>'
+    )
 
 
 def ordered_collection(collection_id: str, total: int, first: str | None) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from aiohttp import web
 from protocol import vocab
 
 from ..appkeys import DB, FEDERATION, SETTINGS, URLS
+from ..content.members.cards import viewer_level
 from ..documents import actor_document, collection_page, ordered_collection
+from ..storage import actors as actors_db
 from ..storage import follows as follows_db
 from ..storage import outbox as outbox_db
 from ..storage.actors import LocalActor
@@ -20,6 +22,12 @@ __all__ = ["activity_json", "routes"]
 routes = web.RouteTableDef()
 _ACTOR = "/{kind:network|actor}"
 _NAMED = "/{kind:members|projects}/{name}"
+_FORMER_TYPES = {
+    "member": "Person",
+    "project": "Group",
+    "network": "Group",
+    "instance": "Application",
+}
 
 
 def activity_json(doc: Any, status: int = 200) -> web.Response:
@@ -39,8 +47,21 @@ async def _actor(request: web.Request, suffix: str = "") -> LocalActor:
 @routes.get(_ACTOR)
 @routes.get(_NAMED)
 async def handle_actor(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    return activity_json(actor_document(actor, request.app[URLS], request.app[SETTINGS]))
+    urls = request.app[URLS]
+    actor = await actors_db.get_by_path(request.app[DB], request.path)
+    if actor is None:
+        raise web.HTTPNotFound(reason="no such actor")
+    if actor.deleted_at is not None:  # a removed actor leaves a Tombstone: 410 Gone
+        tombstone = {
+            "@context": vocab.AS_CONTEXT,
+            "id": urls.actor(actor.path),
+            "type": "Tombstone",
+            "formerType": _FORMER_TYPES[actor.kind],
+            "deleted": actor.deleted_at,
+        }
+        return activity_json(tombstone, status=410)
+    viewer = await viewer_level(request, actor)  # how much of a member's card this GET sees
+    return activity_json(actor_document(actor, urls, request.app[SETTINGS], viewer=viewer))
 
 
 @routes.get(_ACTOR + "/outbox")
