@@ -41,21 +41,16 @@ def connect_sync(path: Path | str) -> sqlite3.Connection:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every migration in ``migrations/NNNN_*.sql`` not yet applied; return the version."""
+    """Apply every migration in ``migrations/NNNN_*.sql`` not yet applied (by number); return the highest."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = row[0] or 0
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
     files = sorted(
-        (
-            f
-            for f in resources.files("node.storage.migrations").iterdir()
-            if f.name.endswith(".sql")
-        ),
+        (f for f in resources.files("node.storage.migrations").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
     for f in files:
         version = int(f.name.split("_", 1)[0])
-        if version <= current:
+        if version in applied:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -66,8 +61,9 @@ def migrate(conn: sqlite3.Connection) -> int:
         except sqlite3.Error:
             conn.execute("ROLLBACK")
             raise
-        current = version
+        applied.add(version)
         log.info("applied migration %s", f.name)
+    current = max(applied, default=0)
     return current
 
 
