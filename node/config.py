@@ -49,6 +49,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     manual_approval: bool = False
     allowlist_mode: bool = False
     authorized_fetch: bool = False
+    #: Seconds between two participant-count ``Update``s of one meetup (0: at once).
+    event_update_interval: float = 300.0
+    #: How many days ahead a recurring series publishes its occurrences.
+    series_horizon_days: int = 42
     limits: Limits = msgspec.field(default_factory=Limits)
     data: str = ""  # the data directory, filled in when loaded; never written
 

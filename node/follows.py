@@ -190,8 +190,13 @@ class FollowService:
         obj = doc.get("object")
         follow_id = wire.first_id(obj)
         found = await follows_db.get_by_activity(self.db, follow_id) if follow_id else None
-        if found is None and isinstance(obj, dict):
+        embedded_follow = isinstance(obj, dict) and wire.type_names(obj.get("type")) in (
+            (),
+            ("Follow",),
+        )
+        if found is None and isinstance(obj, dict) and embedded_follow:
             # Some servers embed a Follow with their own id; match on (local actor, remote).
+            # (An answer to a Join or an Offer is not about a follow: it is left to the content.)
             local = await self.fed.local_by_iri(wire.first_id(obj.get("actor")) or "")
             if local is not None:
                 found = await follows_db.get(self.db, local.username, item.actor, "out")

@@ -147,10 +147,16 @@ async def open_runtime(
             if workers:
                 await delivery.start()
                 await processor.start()
+                for service in rt.services.values():  # content services' own workers
+                    if hasattr(service, "start"):
+                        await service.start()
             try:
                 yield rt
             finally:
                 if workers:
+                    for service in rt.services.values():
+                        if hasattr(service, "stop"):
+                            await service.stop()
                     await processor.stop()
                     await delivery.stop()
         finally:
