@@ -355,6 +355,8 @@ def _load(
         raise RemoteProtocolError(f"malformed {what}: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise RemoteProtocolError(f"invalid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:  # msgspec's error for bytes that are not UTF-8
+        raise RemoteProtocolError("invalid JSON: not UTF-8") from exc
 
 
 def _require(doc: _Lenient, what: str, *, require_id: bool, require_type: bool) -> None:
