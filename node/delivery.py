@@ -81,6 +81,7 @@ class DeliveryWorker:
         if resumed:
             log.info("resumed %d deliveries that were in flight at the last stop", resumed)
         self._hosts = await hosts_db.all_states(self.db)
+        self.signer.warm()
         self._runner = asyncio.create_task(self._run(), name="kantine-delivery")
 
     async def stop(self) -> None:
@@ -145,6 +146,7 @@ class DeliveryWorker:
         if not chosen:
             return 0
         claimed = set(await self.db.write(lambda c: q.claim(c, [r.id for r in chosen], stamp)))
+        await self._learn_capabilities([r.inbox_url for r in chosen if r.id in claimed])
         for row in chosen:
             if row.id not in claimed:
                 continue
@@ -156,7 +158,9 @@ class DeliveryWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._wake.set()
+        # Refill in rounds, not per finished delivery: each round costs a query and a claim.
+        if len(self._tasks) <= self.concurrency - max(1, self.concurrency // 4):
+            self._wake.set()
 
     def _reopen_at(self, state: retry.HostState, now: datetime) -> datetime:
         if state.unavailable and state.last_probe_at is not None:
@@ -314,6 +318,12 @@ class DeliveryWorker:
             known = await remote_db.inbox_speaks_rfc9421(self.db, row.inbox_url)
             self._rfc9421[row.inbox_url] = known
         return known
+
+    async def _learn_capabilities(self, inboxes: list[str]) -> None:
+        """Read whether each new inbox speaks RFC 9421, for a whole round in one query."""
+        unknown = [url for url in dict.fromkeys(inboxes) if url not in self._rfc9421]
+        if unknown:
+            self._rfc9421.update(await remote_db.inboxes_speak_rfc9421(self.db, unknown))
 
     def invalidate_capabilities(self) -> None:
         self._rfc9421.clear()

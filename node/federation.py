@@ -6,8 +6,11 @@ network); it owns nothing it did not get from its caller.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -56,6 +59,9 @@ class Federation:
         self.fetcher = fetcher
         self.on_publish: list[Any] = []  # callables woken after a publish (the delivery worker)
         self._instance: LocalActor | None = None
+        self._key_fetches: dict[str, asyncio.Future[None]] = {}
+        # key id -> (key, owner, remote_db.deletions when read, monotonic expiry)
+        self._keys: dict[str, tuple[keys.PublicKey, str, int, float]] = {}
         self.policy = httpsig.VerifyPolicy(min_rsa_bits=settings.limits.min_rsa_bits)
 
     # -- local actors -----------------------------------------------------------
@@ -133,15 +139,59 @@ class Federation:
                 remote_db.save_key(conn, remote_db.RemoteKey(key_id, actor.id, kind, pem, now))
 
         await self.db.write(write)
+        self._forget_keys(actor.id)
+        for key_id, _, _ in found_keys:
+            self._keys.pop(key_id, None)
         return row
 
     async def public_key(self, key_id: str, *, refresh: bool = False) -> tuple[keys.PublicKey, str]:
         """The key and its owner (actor id), cached; fetched from the key's actor otherwise."""
         if not refresh:
+            # The inbox asks for every request: answer from memory when we can.
+            hit = self._keys.get(key_id)
+            if hit is not None and hit[2] == remote_db.deletions and time.monotonic() < hit[3]:
+                return hit[0], hit[1]
+            generation = remote_db.deletions
             cached = await remote_db.get_key(self.db, key_id)
             if cached is not None and self._fresh(cached.fetched_at):
-                return keys.load_public_pem(cached.pem, min_rsa_bits=1024), cached.owner
+                key = _load_public(cached.pem)
+                self._remember(key_id, key, cached.owner, cached.fetched_at, generation)
+                return key, cached.owner
         document_url = key_id.split("#", 1)[0]
+        # One fetch per document at a time: a burst of first requests from a new
+        # actor waits for the same fetch instead of fetching it once per request.
+        pending = self._key_fetches.get(document_url)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch_key_document(key_id, document_url))
+            self._key_fetches[document_url] = pending
+            pending.add_done_callback(lambda _: self._key_fetches.pop(document_url, None))
+        await asyncio.shield(pending)
+        cached = await remote_db.get_key(self.db, key_id)
+        if cached is None:
+            raise SignatureError(f"key {key_id} is not published by its actor")
+        return _load_public(cached.pem), cached.owner
+
+    def _remember(
+        self, key_id: str, key: keys.PublicKey, owner: str, fetched_at: str, generation: int
+    ) -> None:
+        """Hold a key in memory until its cache age runs out (at most ``_KEY_MEMORY`` s).
+
+        Dropped when its actor is stored again (update, rotation) and, all at once,
+        when any remote actor is deleted in this process (``remote_db.deletions``).
+        """
+        age = (self.clock() - from_iso(fetched_at)).total_seconds()
+        left = min(_KEY_MEMORY, self.settings.limits.key_cache_seconds - age)
+        if left <= 0:
+            return
+        if len(self._keys) >= _KEY_MEMORY_ENTRIES:
+            self._keys.clear()
+        self._keys[key_id] = (key, owner, generation, time.monotonic() + left)
+
+    def _forget_keys(self, actor_id: str) -> None:
+        for key_id in [k for k, v in self._keys.items() if v[1] == actor_id]:
+            del self._keys[key_id]
+
+    async def _fetch_key_document(self, key_id: str, document_url: str) -> None:
         result = await self._need_fetcher().fetch_json(document_url)
         data = _json_object(result.body)
         if not vocab.ACTOR_TYPES.isdisjoint(wire.type_names(data.get("type"))):
@@ -156,23 +206,27 @@ class Federation:
                 raise SignatureError(f"{key_id} is neither an actor nor a key with an owner")
             stored = await self.remote_actor(owner, refresh=True)
             del stored
-        cached = await remote_db.get_key(self.db, key_id)
-        if cached is None:
-            raise SignatureError(f"key {key_id} is not published by its actor")
-        return keys.load_public_pem(cached.pem, min_rsa_bits=1024), cached.owner
 
     # -- incoming requests -------------------------------------------------------
 
     async def verify_request(
-        self, method: str, url: str, headers: Any, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Any,
+        body: bytes | None,
+        *,
+        signed: httpsig.SignedRequest | None = None,
     ) -> tuple[str, str]:
         """Verify a signed request; return ``(key_id, owner)``.
 
         What needs no key is checked first; a failing cached key is fetched again
-        once (key rotation).
+        once (key rotation). ``signed`` is the request's signature if the caller
+        already parsed it (from the same method, url, headers and body).
         """
         now = self.clock()
-        signed = httpsig.parse_signature(method, url, headers, body)
+        if signed is None:
+            signed = httpsig.parse_signature(method, url, headers, body)
         httpsig.check_signature(signed, now=now, policy=self.policy)
         try:
             key, owner = await self.public_key(signed.key_id)
@@ -268,6 +322,16 @@ class Federation:
         for wake in self.on_publish:
             wake()
         return activity["id"], queued
+
+
+_KEY_MEMORY = 600.0  # seconds a verified-fresh key is held in memory at most
+_KEY_MEMORY_ENTRIES = 4096
+
+
+@lru_cache(maxsize=1024)
+def _load_public(pem: str) -> keys.PublicKey:
+    """Parse a cached key's PEM once (keys are immutable; the cache is keyed by the PEM itself)."""
+    return keys.load_public_pem(pem, min_rsa_bits=1024)
 
 
 def _actor_keys(actor: wire.Actor, min_rsa_bits: int) -> list[tuple[str, str, str]]:

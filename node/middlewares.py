@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -24,9 +25,17 @@ def json_error(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
+_RID_PREFIX = uuid.uuid4().hex[:8]  # per process; a counter makes the rest (no syscall per request)
+_rid_counter = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    return f"{_RID_PREFIX}{next(_rid_counter):08x}"
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    rid = request.headers.get("X-Request-Id", "")[:64] or _next_request_id()
     request[REQUEST_ID] = rid
     started = time.perf_counter()
     status = 500

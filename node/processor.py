@@ -99,15 +99,22 @@ class Processor:
 
     async def run_once(self, limit: int = 100) -> int:
         items = await inbox_db.pending(self.db, limit=limit)
-        for item in items:
-            outcome = await self.process(item)
-            now = iso(self.clock())
-            await self.db.write(
-                lambda c, i=item, o=outcome, t=now: inbox_db.mark(c, i.seq, o.state, t, o.note)
-            )
-            self.metrics.inc(
-                "kantine_inbox_processed_total", type=_label(item.type), outcome=outcome.state
-            )
+        # The outcomes are marked in one write at the end of the round (a handler's own
+        # writes are committed before the next item is processed): one commit per round,
+        # not per item. A crash before that write processes the round again (at least once).
+        marks: list[tuple[int, Outcome, str]] = []
+        try:
+            for item in items:
+                outcome = await self.process(item)
+                marks.append((item.seq, outcome, iso(self.clock())))
+                self.metrics.inc(
+                    "kantine_inbox_processed_total", type=_label(item.type), outcome=outcome.state
+                )
+        finally:
+            if marks:
+                await self.db.write(
+                    lambda c: [inbox_db.mark(c, seq, o.state, t, o.note) for seq, o, t in marks]
+                )
         return len(items)
 
     async def process(self, item: inbox_db.InboxItem) -> Outcome:

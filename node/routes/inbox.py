@@ -72,13 +72,16 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     url = settings.base + request.path_qs
     # Cheap checks first: the signature header must parse and the signer's host be welcome.
     signed = httpsig.parse_signature(request.method, url, request.headers, body)
-    await check_host_allowed(db, settings, validation.host_of(signed.key_id))
     activity = wire.parse_activity(body, max_depth=settings.limits.max_json_depth)
     actor_id = wire.first_id(activity.actor)
     if actor_id is None:
         raise RemoteProtocolError("activity has no actor")
-    await check_host_allowed(db, settings, validation.host_of(actor_id))
-    key_id, owner = await fed.verify_request(request.method, url, request.headers, body)
+    host = validation.host_of(actor_id)
+    # Both hosts in one look-up, before any key is fetched.
+    await check_host_allowed(db, settings, validation.host_of(signed.key_id), host)
+    key_id, owner = await fed.verify_request(
+        request.method, url, request.headers, body, signed=signed
+    )
     if owner != actor_id:
         document = msgspec.json.decode(body)
         if not isinstance(document, dict) or "proof" not in document:
@@ -91,7 +94,6 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     # Ids are deduplicated: one on another origin could pre-empt (squat) that origin's own.
     validation.check_object_origin(actor_id, activity.id)
     kind = wire.type_names(activity.type)[0]
-    host = validation.host_of(actor_id)
     item = inbox_db.InboxItem(
         activity_id=activity.id,
         actor=actor_id,

@@ -17,6 +17,7 @@ __all__ = [
     "get_state",
     "is_allowed",
     "is_blocked",
+    "policy_sets",
     "save_state",
     "unavailable_hosts",
 ]
@@ -72,6 +73,7 @@ async def unavailable_hosts(db: Database) -> list[str]:
 
 
 def block(conn: sqlite3.Connection, host: str, reason: str, now: str) -> None:
+    _policy_changed()
     conn.execute(
         "INSERT OR REPLACE INTO domain_blocks (host, reason, created_at) VALUES (?,?,?)",
         (host, reason, now),
@@ -79,10 +81,12 @@ def block(conn: sqlite3.Connection, host: str, reason: str, now: str) -> None:
 
 
 def unblock(conn: sqlite3.Connection, host: str) -> bool:
+    _policy_changed()
     return conn.execute("DELETE FROM domain_blocks WHERE host = ?", (host,)).rowcount == 1
 
 
 def allow(conn: sqlite3.Connection, host: str, now: str) -> None:
+    _policy_changed()
     conn.execute("INSERT OR IGNORE INTO domain_allows (host, created_at) VALUES (?,?)", (host, now))
 
 
@@ -100,3 +104,19 @@ async def is_blocked(db: Database, host: str) -> bool:
 
 async def is_allowed(db: Database, host: str) -> bool:
     return await db.fetchone("SELECT 1 FROM domain_allows WHERE host = ?", (host,)) is not None
+
+
+#: Bumped by every block/unblock/allow written by this process (the cache reloads at once).
+policy_generation = 0
+
+
+def _policy_changed() -> None:
+    global policy_generation
+    policy_generation += 1
+
+
+async def policy_sets(db: Database) -> tuple[frozenset[str], frozenset[str]]:
+    """``(blocked hosts, allowed hosts)``: both lists, read together."""
+    blocked = frozenset(r["host"] for r in await db.fetchall("SELECT host FROM domain_blocks"))
+    allowed = frozenset(r["host"] for r in await db.fetchall("SELECT host FROM domain_allows"))
+    return blocked, allowed

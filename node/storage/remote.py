@@ -15,6 +15,7 @@ __all__ = [
     "get_actor",
     "get_key",
     "inbox_speaks_rfc9421",
+    "inboxes_speak_rfc9421",
     "keys_of",
     "save_actor",
     "save_key",
@@ -70,7 +71,13 @@ def save_key(conn: sqlite3.Connection, key: RemoteKey) -> None:
     )
 
 
+#: Bumped by every ``delete_actor`` in this process: in-memory key caches drop what they hold.
+deletions = 0
+
+
 def delete_actor(conn: sqlite3.Connection, actor_id: str) -> None:
+    global deletions
+    deletions += 1
     conn.execute("DELETE FROM remote_keys WHERE owner = ?", (actor_id,))
     conn.execute("DELETE FROM remote_actors WHERE id = ?", (actor_id,))
 
@@ -121,3 +128,21 @@ async def inbox_speaks_rfc9421(db: Database, inbox_url: str) -> bool:
         (inbox_url, inbox_url),
     )
     return bool(row and row["v"])
+
+
+async def inboxes_speak_rfc9421(db: Database, inbox_urls: list[str]) -> dict[str, bool]:
+    """``inbox_speaks_rfc9421`` for many inboxes in one query (chunks of 400)."""
+    found = dict.fromkeys(inbox_urls, False)
+    for start in range(0, len(inbox_urls), 400):
+        chunk = inbox_urls[start : start + 400]
+        marks = ",".join("?" * len(chunk))
+        rows = await db.fetchall(
+            "SELECT inbox, shared_inbox, rfc9421 FROM remote_actors"
+            f" WHERE rfc9421 = 1 AND (inbox IN ({marks}) OR shared_inbox IN ({marks}))",
+            (*chunk, *chunk),
+        )
+        for r in rows:
+            for url in (r["inbox"], r["shared_inbox"]):
+                if url in found:
+                    found[url] = True
+    return found

@@ -168,7 +168,13 @@ def _skip_ows(text: str, pos: int) -> int:
     return pos
 
 
+_QUOTED_PLAIN = re.compile(r'[^"\\\x00-\x08\x0a-\x1f]*"')
+
+
 def _parse_quoted(text: str, pos: int) -> tuple[str, int]:
+    plain = _QUOTED_PLAIN.match(text, pos + 1)  # fast path: no escapes, no control characters
+    if plain is not None:
+        return text[pos + 1 : plain.end() - 1], plain.end()
     out: list[str] = []
     i = pos + 1
     while i < len(text):

@@ -1,0 +1,197 @@
+"""Shared helpers of the benchmarks: processes, ports, a node's data directory, reporting."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PY = sys.executable
+KANTINE = str(Path(PY).with_name("kantine"))
+HOST = "127.0.0.1"
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def free_ports(n: int, start: int = 21000) -> list[int]:
+    """``n`` distinct loopback ports that can be bound now (scanned upwards from ``start``)."""
+    found: list[int] = []
+    port = start
+    while len(found) < n and port < 65000:
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+                found.append(port)
+            except OSError:
+                pass
+        port += 1
+    if len(found) < n:
+        raise RuntimeError(f"only {len(found)} free ports")
+    return found
+
+
+def spawn(
+    args: list[str],
+    *,
+    wait_ready: bool = False,
+    stderr: Any = None,
+    cpus: set[int] | None = None,
+    timeout: float = 20.0,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a child (killed at exit); with ``wait_ready`` wait for it to print ``ready``."""
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE if wait_ready else subprocess.DEVNULL,
+        stderr=stderr if stderr is not None else subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=preexec,
+        env=env,
+    )
+    _children.append(proc)
+    if wait_ready:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                line = proc.stdout.readline()
+                if line.strip() == b"ready":
+                    return proc
+                if not line:
+                    break
+            if proc.poll() is not None:
+                break
+        raise RuntimeError(f"{args[:3]} did not become ready ({line!r})")
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@atexit.register
+def _reap() -> None:
+    for proc in _children:
+        stop(proc, 3.0)
+
+
+def server(role: str, *args: str, cpus: set[int] | None = None) -> subprocess.Popen[bytes]:
+    return spawn([PY, str(BENCH / "_servers.py"), role, *args], wait_ready=True, cpus=cpus)
+
+
+def http_json(url: str, *, method: str = "GET", timeout: float = 5.0) -> Any:
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def wait_http(url: str, timeout: float = 10.0, interval: float = 0.005) -> float:
+    """Poll until ``url`` answers 200; return the monotonic time it did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as resp:
+                if resp.status == 200:
+                    return time.monotonic()
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout} s")
+        time.sleep(interval)
+
+
+def init_node(data: Path, port: int, name: str = "Bench") -> None:
+    subprocess.run(
+        [
+            KANTINE,
+            "init",
+            "--data",
+            str(data),
+            "--url",
+            f"http://{HOST}:{port}",
+            "--name",
+            name,
+            "--slug",
+            "bench",
+            "--dev",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {mem:.0f} GiB, Python {sys.version.split()[0]}"
+
+
+class Report:
+    """Collects ``name: value`` lines and target checks; ``finish()`` exits non-zero on a miss."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.missed: list[str] = []
+        print(f"== {title} ==  ({machine()})", flush=True)
+
+    def figure(self, name: str, value: str) -> None:
+        print(f"  {name:<44} {value}", flush=True)
+
+    def target(
+        self, name: str, value: float, bound: float, *, at_most: bool = False, unit: str = ""
+    ) -> None:
+        ok = value <= bound if at_most else value >= bound
+        rel = "<=" if at_most else ">="
+        ratio = value / bound if bound else float("inf")
+        print(
+            f"  {name:<44} {value:,.3f}{unit}  target {rel} {bound:,.3f}{unit}"
+            f"  (x{ratio:.2f} of the bound)  {'OK' if ok else 'MISSED'}",
+            flush=True,
+        )
+        if not ok:
+            self.missed.append(name)
+
+    def finish(self) -> None:
+        if self.missed:
+            print(f"-- {self.title}: MISSED {', '.join(self.missed)}", flush=True)
+            sys.exit(1)
+        print(f"-- {self.title}: all targets met", flush=True)

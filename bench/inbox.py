@@ -1,0 +1,273 @@
+"""Inbox throughput of `kantine serve`, beside an aiohttp hello-world POST endpoint.
+
+    .venv/bin/python bench/inbox.py [--count 30000] [--duration 10] [--connections 32]
+
+The node runs as served (``kantine serve``: synchronous=FULL, group commit, the
+processor working after the 202 at the same time, INFO logs to a file, metrics on)
+pinned to core 0; the load generator (wrk with bench/inbox.lua) runs pinned to
+core 1. Every request is a unique Create, pre-signed (draft-cavage rsa-sha256,
+Date = now, just before the run) by one of a few remote actors whose documents a
+tiny separate server on loopback serves, so the node fetches and caches their keys
+on first use. The same generator then posts the same bodies to an aiohttp
+hello-world endpoint, also pinned to core 0. Target: accepted/s >= 0.2 x hello-world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _util as U
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+N_ACTORS = 4
+NODE_CPU, GEN_CPU = {0}, {1}
+
+
+def _actor_docs(base: str, keys: list[rsa.RSAPrivateKey]) -> dict[str, dict]:
+    docs = {}
+    for i, key in enumerate(keys):
+        actor = f"{base}/users/a{i}"
+        pem = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        docs[f"/users/a{i}"] = {
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": actor,
+            "type": "Person",
+            "preferredUsername": f"a{i}",
+            "inbox": actor + "/inbox",
+            "outbox": actor + "/outbox",
+            "endpoints": {"sharedInbox": base + "/inbox"},
+            "publicKey": {"id": actor + "#main-key", "owner": actor, "publicKeyPem": pem},
+        }
+    return docs
+
+
+def _sign_chunk(args: tuple[list[str], str, str, str, int, int]) -> list[str]:
+    """Sign ``count`` unique Creates (Mastodon's way); return file lines (worker process)."""
+    pems, base, host, path, start, count = args
+    keys = [serialization.load_pem_private_key(p.encode(), None) for p in pems]
+    date = format_datetime(datetime.now(UTC), usegmt=True)
+    lines = []
+    for n in range(start, start + count):
+        i = n % len(keys)
+        actor = f"{base}/users/a{i}"
+        note = f"{actor}/notes/{uuid.uuid4()}"
+        body = json.dumps(
+            {
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": f"{note}/activity",
+                "type": "Create",
+                "actor": actor,
+                "published": "2026-11-22T10:00:00Z",
+                "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "cc": [f"{actor}/followers"],
+                "object": {
+                    "id": note,
+                    "type": "Note",
+                    "attributedTo": actor,
+                    "content": f"<p>Meetup at the co-op, number {n}. Koffie staat klaar.</p>",
+                    "published": "2026-11-22T10:00:00Z",
+                    "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                },
+            },
+            separators=(",", ":"),
+        ).encode()
+        digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+        text = (
+            f"(request-target): post {path}\nhost: {host}\ndate: {date}\n"
+            f"digest: {digest}\ncontent-type: application/activity+json"
+        )
+        sig = base64.b64encode(keys[i].sign(text.encode(), padding.PKCS1v15(), hashes.SHA256()))
+        signature = (
+            f'keyId="{actor}#main-key",algorithm="rsa-sha256",'
+            f'headers="(request-target) host date digest content-type",signature="{sig.decode()}"'
+        )
+        lines.append(f"{date}\t{digest}\t{signature}\t{body.decode()}")
+    return lines
+
+
+def presign(path: Path, pems: list[str], base: str, host: str, count: int) -> float:
+    started = time.monotonic()
+    chunk = 1000
+    jobs = [(pems, base, host, "/inbox", s, min(chunk, count - s)) for s in range(0, count, chunk)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool, path.open("w") as out:
+        for lines in pool.map(_sign_chunk, jobs):
+            out.write("\n".join(lines) + "\n")
+    return time.monotonic() - started
+
+
+def run_wrk(url: str, script_args: list[str], duration: int, connections: int) -> dict:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(U.BENCH / "inbox.lua"),
+        url,
+        "--",
+        *script_args,
+    ]
+    out = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, GEN_CPU),
+        timeout=duration + 30,
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[7:])
+            result["rate"] = result["ok"] / (result["duration_us"] / 1e6)
+            return result
+    raise RuntimeError(f"wrk gave no result:\n{out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=16000, help="pre-signed activities")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per phase (max 20)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--profile", help="py-spy binary: record the node (raw stacks) while loaded"
+    )
+    args = parser.parse_args()
+    args.duration = min(args.duration, 20)
+    if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    report = U.Report("inbox")
+    tmp = Path(tempfile.mkdtemp(prefix="kantine-bench-inbox-"))
+    node_port, actors_port, hello_port = U.free_port(), U.free_port(), U.free_port()
+    U.init_node(tmp / "node", node_port)
+
+    keys = [rsa.generate_private_key(65537, 2048) for _ in range(N_ACTORS)]
+    actors_base = f"http://{U.HOST}:{actors_port}"
+    docs = tmp / "actors.json"
+    docs.write_text(json.dumps(_actor_docs(actors_base, keys)))
+    actors = U.server("actors", "--port", str(actors_port), "--docs", str(docs), cpus=GEN_CPU)
+
+    log = (tmp / "node.log").open("w")
+    node = U.spawn(
+        [U.KANTINE, "serve", "--data", str(tmp / "node"), "--port", str(node_port)],
+        stderr=log,
+        cpus=NODE_CPU,
+    )
+    U.wait_http(f"http://{U.HOST}:{node_port}/healthz")
+
+    pems = [
+        k.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        for k in keys
+    ]
+    bodies = tmp / "requests.tsv"
+    signing = presign(bodies, pems, actors_base, f"{U.HOST}:{node_port}", args.count)
+    report.figure("pre-signed unique activities", f"{args.count} in {signing:.1f} s")
+
+    spy = None
+    if args.profile:
+        spy = U.spawn(
+            [
+                args.profile,
+                "record",
+                "-p",
+                str(node.pid),
+                "-r",
+                "200",
+                "--format",
+                "raw",
+                "-o",
+                str(tmp / "node.spy"),
+                "-d",
+                str(args.duration),
+                "--threads",
+            ]
+        )
+    res = run_wrk(
+        f"http://{U.HOST}:{node_port}/inbox", [str(bodies), "once"], args.duration, args.connections
+    )
+    if spy is not None:
+        spy.wait(30)
+        report.figure("profile", str(tmp / "node.spy"))
+    time.sleep(0.5)
+    db = sqlite3.connect(f"file:{tmp / 'node' / 'kantine.db'}?mode=ro", uri=True)
+    stored = db.execute("SELECT count(*) FROM inbox").fetchone()[0]
+    processed = db.execute("SELECT count(*) FROM inbox WHERE state != 'pending'").fetchone()[0]
+    db.close()
+    fetched = U.http_json(f"{actors_base}/_stats")
+    node_rss = U.rss_kb(node.pid)
+    U.stop(node)
+    log.close()
+    errors = sum(1 for line in (tmp / "node.log").open() if " ERROR " in line)
+
+    hello = U.spawn(
+        [U.PY, str(U.BENCH / "_servers.py"), "hello", "--port", str(hello_port)],
+        wait_ready=True,
+        cpus=NODE_CPU,
+    )
+    ref = run_wrk(
+        f"http://{U.HOST}:{hello_port}/inbox",
+        [str(bodies), "cycle"],
+        args.duration,
+        args.connections,
+    )
+    U.stop(hello)
+    U.stop(actors)
+
+    def lat(r: dict) -> str:
+        return f"p50 {r['p50_us'] / 1000:.2f} ms, p90 {r['p90_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms"
+
+    report.figure("generator", f"wrk -t1 -c{args.connections} on core 1; servers on core 0")
+    report.figure(
+        "node: 202s / other answers",
+        f"{res['ok']} / {res['bad']} in {res['duration_us'] / 1e6:.2f} s "
+        f"(socket errors: {res['connect_errors'] + res['read_errors'] + res['write_errors'] + res['timeouts']})",
+    )
+    report.figure("node: accepted/s", f"{res['rate']:,.0f}")
+    report.figure("node: latency", lat(res))
+    report.figure("node: rows on disk / processed at end", f"{stored} / {processed}")
+    report.figure(
+        "node: actor documents fetched", f"{sum(fetched.values())} (for {N_ACTORS} actors)"
+    )
+    report.figure(
+        "node: RSS after the run / ERROR log lines", f"{node_rss / 1024:.1f} MB / {errors}"
+    )
+    report.figure("hello-world: answers/s", f"{ref['rate']:,.0f}")
+    report.figure("hello-world: latency", lat(ref))
+    report.figure("logs", str(tmp / "node.log"))
+    report.target("accepted/s / hello-world answers/s", res["rate"] / ref["rate"], 0.2)
+    if res["bad"] or stored < res["ok"] - args.connections:
+        report.figure("INVALID", "refused requests, or fewer rows on disk than 202s")
+        report.missed.append("all requests accepted and stored")
+    report.finish()
+
+
+if __name__ == "__main__":
+    main()
