@@ -146,6 +146,8 @@ class DeliveryWorker:
         if not chosen:
             return 0
         claimed = set(await self.db.write(lambda c: q.claim(c, [r.id for r in chosen], stamp)))
+        if claimed:  # read after the claim: keys rotated before the rows were queued are seen
+            await self._drop_rotated_actors()
         await self._learn_capabilities([r.inbox_url for r in chosen if r.id in claimed])
         for row in chosen:
             if row.id not in claimed:
@@ -309,6 +311,14 @@ class DeliveryWorker:
 
     def forget_actor(self, username: str) -> None:
         self._actors.pop(username, None)
+
+    async def _drop_rotated_actors(self) -> None:
+        """Forget cached actors whose keys changed (``kantine keys rotate``, maybe in another
+        process), so what is signed after a rotation is signed with the new keys."""
+        marks = await actors_db.key_marks(self.db, list(self._actors))
+        for username, actor in list(self._actors.items()):
+            if marks.get(username) != actor.ed25519_pem:
+                del self._actors[username]
 
     async def _speaks_rfc9421(self, row: q.Delivery) -> bool:
         if row.host in self._cavage_only:

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from protocol import httpsig, keys, proofs, validation, vocab, wire
-from protocol.errors import OwnershipError, RemoteProtocolError, SignatureError
+from protocol.errors import OwnershipError, ProofError, RemoteProtocolError, SignatureError
 
 from .clock import Clock, from_iso, iso
 from .config import Settings
@@ -73,6 +73,11 @@ class Federation:
                 raise RuntimeError("the node has no instance actor; was `kantine init` run?")
             self._instance = found
         return self._instance
+
+    async def reload_instance(self) -> LocalActor:
+        """Read the instance actor again (its keys were rotated, perhaps by another process)."""
+        self._instance = None
+        return await self.instance_actor()
 
     def sign_get(self, method: str, url: str, headers: Any) -> dict[str, str]:
         """The fetcher's signer: GETs are signed by the instance actor (cavage rsa-sha256)."""
@@ -255,11 +260,17 @@ class Federation:
             key, owner = await self.public_key(method)
         except FetchError as exc:
             raise SignatureError(f"could not fetch proof key {method}: {exc.reason}") from exc
-        if owner != controller:
-            raise OwnershipError(f"proof key {method} belongs to {owner}, not {controller}")
-        if not isinstance(key, keys.ed25519.Ed25519PublicKey):
-            raise SignatureError(f"proof key {method} is not an Ed25519 key")
-        proofs.verify_proof(document, key)
+        try:
+            proofs.verify_proof(document, _proof_key(method, key, owner, controller))
+        except (ProofError, SignatureError, OwnershipError):
+            # The key may have been rotated since we cached it: fetch it once more.
+            try:
+                key, owner = await self.public_key(method, refresh=True)
+            except FetchError as exc:
+                raise SignatureError(
+                    f"proof does not verify and its key could not be refetched: {exc.reason}"
+                ) from exc
+            proofs.verify_proof(document, _proof_key(method, key, owner, controller))
         return owner
 
     # -- publishing ---------------------------------------------------------------
@@ -332,6 +343,17 @@ _KEY_MEMORY_ENTRIES = 4096
 def _load_public(pem: str) -> keys.PublicKey:
     """Parse a cached key's PEM once (keys are immutable; the cache is keyed by the PEM itself)."""
     return keys.load_public_pem(pem, min_rsa_bits=1024)
+
+
+def _proof_key(
+    method: str, key: keys.PublicKey, owner: str, controller: str
+) -> keys.ed25519.Ed25519PublicKey:
+    """The proof's key, if it is the controller's and an Ed25519 key."""
+    if owner != controller:
+        raise OwnershipError(f"proof key {method} belongs to {owner}, not {controller}")
+    if not isinstance(key, keys.ed25519.Ed25519PublicKey):
+        raise SignatureError(f"proof key {method} is not an Ed25519 key")
+    return key
 
 
 def _actor_keys(actor: wire.Actor, min_rsa_bits: int) -> list[tuple[str, str, str]]:

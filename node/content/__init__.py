@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["MODULES", "build_services", "modules"]
 
 #: Content modules, in the order their inbox handlers are tried.
-MODULES: tuple[str, ...] = ("members", "events", "assignments", "projects", "ingest")
+MODULES: tuple[str, ...] = ("members", "events", "assignments", "projects", "ingest", "account")
 
 
 def modules() -> list[Any]:

@@ -18,7 +18,9 @@ __all__ = [
     "get_by_path",
     "get_local",
     "insert_local",
+    "key_marks",
     "list_local",
+    "set_keys",
     "update_local",
 ]
 
@@ -152,3 +154,25 @@ def update_local(conn: sqlite3.Connection, actor: LocalActor) -> None:
             actor.username,
         ),
     )
+
+
+def set_keys(
+    conn: sqlite3.Connection, username: str, rsa_pem: str, ed25519_pem: str, now: str
+) -> None:
+    """Replace a local actor's key pair (key rotation); the key ids stay the same."""
+    conn.execute(
+        "UPDATE local_actors SET rsa_pem = ?, ed25519_pem = ?, updated_at = ? WHERE username = ?",
+        (rsa_pem, ed25519_pem, now, username),
+    )
+
+
+async def key_marks(db: Database, usernames: list[str]) -> dict[str, str]:
+    """Each actor's Ed25519 PEM: what a process holding actors compares to notice a rotation."""
+    if not usernames:
+        return {}
+    rows = await db.fetchall(
+        "SELECT username, ed25519_pem FROM local_actors"
+        f" WHERE username IN ({','.join('?' * len(usernames))})",
+        tuple(usernames),
+    )
+    return {r["username"]: r["ed25519_pem"] for r in rows}
