@@ -25,6 +25,7 @@ __all__ = [
     "ids",
     "parse_activity",
     "parse_actor",
+    "parse_json",
     "parse_object",
     "type_names",
 ]
@@ -356,6 +357,26 @@ def _load(
     except msgspec.DecodeError as exc:
         raise RemoteProtocolError(f"invalid JSON: {exc}") from exc
     except UnicodeDecodeError as exc:  # msgspec's error for bytes that are not UTF-8
+        raise RemoteProtocolError("invalid JSON: not UTF-8") from exc
+
+
+def parse_json(body: bytes | str, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES) -> Any:
+    """Decode a peer's JSON without a schema, within the same limits as ``parse_*``.
+
+    Raises ``RemoteProtocolError`` for what is not JSON (bytes that are not UTF-8,
+    numbers out of range), nested deeper than ``max_depth`` (the decoder would
+    otherwise recurse until ``RecursionError``), and ``PayloadTooLarge``.
+    """
+    if isinstance(body, str):
+        body = body.encode()
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"document of {len(body)} bytes exceeds the limit of {max_bytes}")
+    check_depth(body, max_depth)
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:  # ValidationError too: a number out of range
+        raise RemoteProtocolError(f"invalid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
         raise RemoteProtocolError("invalid JSON: not UTF-8") from exc
 
 

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import msgspec
 from aiohttp import web
 
@@ -29,6 +31,7 @@ __all__ = [
     "publish_note",
     "restart_node",
     "start_node",
+    "start_node_with",
     "wait_for",
 ]
 
@@ -153,6 +156,54 @@ async def start_node(
                 settings, limits=msgspec.structs.replace(settings.limits, **limits)
             )
     app = create_app(settings, clock=clock, workers=workers)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return Node(name, data, settings, app, runner, host, port)
+
+
+async def start_node_with(
+    tmp_path: Path,
+    name: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    clock: Clock | None = None,
+    workers: bool = True,
+    connector: aiohttp.BaseConnector | None = None,
+    resolver: aiohttp.abc.AbstractResolver | None = None,
+    **overrides: Any,
+) -> Node:
+    """``start_node`` with the app's outgoing network chosen by the test.
+
+    ``connector`` (e.g. ``node.http.make_connector(allow_private=False, is_allowed=...)``,
+    built inside the running loop) or ``resolver`` (with the node's own connector, which
+    follows ``dev``) decide where the node's fetches and deliveries may connect.
+    """
+    port = port or free_port(host)
+    data = tmp_path / name
+    if not (data / config.CONFIG_NAME).exists():
+        rc = commands.init(
+            _Args(
+                data=str(data),
+                url=f"http://{host}:{port}",
+                name=name,
+                slug=None,
+                timezone="Europe/Amsterdam",
+                dev=True,
+            )
+        )
+        assert rc == 0
+    settings = config.load(data)
+    limits = overrides.pop("limits", None)
+    if overrides:
+        settings = msgspec.structs.replace(settings, **overrides)
+    if limits:
+        settings = msgspec.structs.replace(
+            settings, limits=msgspec.structs.replace(settings.limits, **limits)
+        )
+    app = create_app(settings, clock=clock, workers=workers, connector=connector, resolver=resolver)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -175,6 +175,9 @@ class FakePeer:
         self.clock: Any = None  # () -> aware datetime the inbox checks Date against (default: real)
         self.fetches: list[str] = []  # paths of every actor document GET served
         self.inbox_gate: Any = None  # an asyncio.Event: if set, the inbox waits for it to answer
+        self.documents: dict[str, Any] = {}  # path -> JSON document (or raw bytes) for GET
+        self.redirects: dict[str, str] = {}  # path -> Location answered with a 302
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
         self._runner: web.AppRunner | None = None
 
     def actor(self, username: str) -> FakeActor:
@@ -183,11 +186,12 @@ class FakePeer:
         return self.actors[username]
 
     async def start(self) -> FakePeer:
-        app = web.Application()
+        app = web.Application(middlewares=[self._record])
         app.router.add_get("/users/{name}", self._actor)
         app.router.add_post("/users/{name}/inbox", self._inbox)
         app.router.add_post("/inbox", self._inbox)
         app.router.add_get("/.well-known/webfinger", self._webfinger)
+        app.router.add_get("/{path:.*}", self._document)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
@@ -196,6 +200,21 @@ class FakePeer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        if request.method == "GET" and request.path in self.redirects:
+            raise web.HTTPFound(self.redirects[request.path])
+        return await handler(request)
+
+    async def _document(self, request: web.Request) -> web.Response:
+        document = self.documents.get(request.path)
+        if document is None:
+            raise web.HTTPNotFound()
+        if isinstance(document, bytes):  # served as is: broken documents for tests
+            return web.Response(body=document, content_type="application/activity+json")
+        return web.json_response(document, content_type="application/activity+json")
 
     async def _actor(self, request: web.Request) -> web.Response:
         self.fetches.append(request.path)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from protocol import addressing, validation, wire
-from protocol.errors import RemoteProtocolError
+from protocol.errors import OwnershipError, RemoteProtocolError
 
 from ..clock import iso
 from ..cooperative import Cooperative
@@ -117,11 +117,18 @@ class Service:
         object_id = wire.first_id(obj)
         if object_id is None:
             raise RemoteProtocolError("activity has no object")
+        return await self._fetch(object_id)
+
+    async def _fetch(self, object_id: str) -> dict[str, Any]:
+        """The document at ``object_id``, as its own origin serves it."""
         assert self.fed.fetcher is not None
         result = await self.fed.fetcher.fetch_json(object_id)
-        fetched = msgspec.json.decode(result.body)
+        fetched = wire.parse_json(result.body)
         if not isinstance(fetched, dict) or fetched.get("id") != object_id:
             raise RemoteProtocolError(f"fetched {object_id} but got another document")
+        # A redirect (an open one, or a moved page) must not let another origin speak for it.
+        if not validation.same_origin(object_id, result.url):
+            raise OwnershipError(f"{object_id} was served from another origin ({result.url})")
         return fetched
 
     def _visibility(self, activity: dict[str, Any], obj: dict[str, Any]) -> str:
@@ -209,11 +216,7 @@ class Service:
         target = wire.first_id(inner)
         if target is None:
             return Outcome.discard("Announce of nothing")
-        assert self.fed.fetcher is not None
-        result = await self.fed.fetcher.fetch_json(target)
-        fetched = msgspec.json.decode(result.body)
-        if not isinstance(fetched, dict) or fetched.get("id") != target:
-            return Outcome.discard(f"fetching {target} gave another document")
+        fetched = await self._fetch(target)
         kinds = wire.type_names(fetched.get("type"))
         if kinds and kinds[0] in ("Create", "Update") and isinstance(fetched.get("object"), dict):
             fetched_actor = wire.first_id(fetched.get("actor")) or ""
