@@ -378,10 +378,7 @@ def _actor_keys(actor: wire.Actor, min_rsa_bits: int) -> list[tuple[str, str, st
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise RemoteProtocolError(f"invalid JSON: {exc}") from exc
+    data = wire.parse_json(body)  # not UTF-8, too deep, a number out of range: 400, never 500
     if not isinstance(data, dict):
         raise RemoteProtocolError("document is not a JSON object")
     return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,11 @@ class Processor:
                 outcome = Outcome.discard(exc.reason)
             except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
                 outcome = Outcome.discard(f"malformed: {exc}")
+            except (sqlite3.Error, OSError):
+                raise  # the store or the machine failed, not the activity: the round is retried
+            except Exception as exc:  # e.g. RecursionError: never let one activity block the queue
+                log.exception("handler failed on %s %s", item.type, item.activity_id)
+                outcome = Outcome.discard(f"handler failed: {type(exc).__name__}: {exc}"[:300])
             if outcome.state == "done":
                 break
             notes.append(outcome.note or "")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import msgspec
 from aiohttp import web
 
 from protocol import httpsig, validation, vocab, wire
@@ -83,7 +82,7 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
         request.method, url, request.headers, body, signed=signed
     )
     if owner != actor_id:
-        document = msgspec.json.decode(body)
+        document = wire.parse_json(body, max_depth=settings.limits.max_json_depth)
         if not isinstance(document, dict) or "proof" not in document:
             raise OwnershipError(f"the signer {owner} does not own the actor {actor_id}")
         proof_owner = await fed.verify_proof(document)
