@@ -17,6 +17,7 @@ from .middlewares import error_middleware, request_id_middleware
 from .routes import actors, inbox, objects, ops, wellknown
 from .runtime import Runtime, open_runtime
 from .urls import Urls
+from .web import setup_web
 
 __all__ = ["RUNTIME", "create_app"]
 
@@ -67,4 +68,5 @@ def create_app(
     for module in content.modules():
         if hasattr(module, "routes"):
             app.router.add_routes(module.routes)
+    setup_web(app)  # the server-rendered pages (node/web), after the API and ActivityPub routes
     return app

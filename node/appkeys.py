@@ -23,6 +23,7 @@ __all__ = [
     "DELIVERY",
     "FEDERATION",
     "FETCHER",
+    "JINJA",
     "METRICS",
     "PROCESSOR",
     "REQUEST_ID",
@@ -40,4 +41,5 @@ FETCHER = web.AppKey("fetcher", "Fetcher")
 FEDERATION = web.AppKey("federation", "Federation")
 DELIVERY = web.AppKey("delivery", "DeliveryWorker")
 PROCESSOR = web.AppKey("processor", "Processor")
+JINJA = web.AppKey("jinja", "jinja2.Environment")  # the web pages' templates (node.web)
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -16,6 +16,7 @@ from ..storage import actors as actors_db
 from ..storage import follows as follows_db
 from ..storage import outbox as outbox_db
 from ..storage.actors import LocalActor
+from ..web.negotiation import prefers_html
 
 __all__ = ["activity_json", "routes"]
 
@@ -46,7 +47,12 @@ async def _actor(request: web.Request, suffix: str = "") -> LocalActor:
 
 @routes.get(_ACTOR)
 @routes.get(_NAMED)
-async def handle_actor(request: web.Request) -> web.Response:
+async def handle_actor(request: web.Request) -> web.StreamResponse:
+    if prefers_html(request):  # a browser: the member's card page (the network: its home)
+        from ..web.pages import actor_page
+
+        if (page := await actor_page(request)) is not None:
+            return page
     urls = request.app[URLS]
     actor = await actors_db.get_by_path(request.app[DB], request.path)
     if actor is None:

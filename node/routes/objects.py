@@ -19,6 +19,7 @@ from ..appkeys import DB, FEDERATION, URLS
 from ..content.visibility import can_view, viewer_host
 from ..storage import assignments as offers_db
 from ..storage import objects as objects_db
+from ..web.negotiation import prefers_html
 from .actors import activity_json
 
 __all__ = ["routes"]
@@ -34,7 +35,12 @@ def _not_found() -> web.HTTPNotFound:
 
 
 @routes.get("/{kind:events|assignments|notes}/{ident}")
-async def handle_object(request: web.Request) -> web.Response:
+async def handle_object(request: web.Request) -> web.StreamResponse:
+    if prefers_html(request):  # a browser: the object's page (kinds that have one)
+        from ..web.pages import object_page
+
+        if (page := await object_page(request)) is not None:
+            return page
     kind, ident = request.match_info["kind"], request.match_info["ident"]
     object_id = request.app[URLS].object(kind, ident)
     row = await objects_db.get(request.app[DB], object_id, include_deleted=True)

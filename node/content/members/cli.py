@@ -66,6 +66,14 @@ def register_cli(subparsers: Any) -> None:
     _common(p, node_cli)
     p.set_defaults(run=_remove)
 
+    from ...web.passwords import passwd  # the web sign-in's password (node/web)
+
+    p = sub.add_parser("passwd", help="set a member's password for signing in on the web pages")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    node_cli.data_arg(p)
+    p.set_defaults(run=passwd)
+
 
 def _common(p: argparse.ArgumentParser, node_cli: Any) -> None:
     node_cli.data_arg(p)
