@@ -12,9 +12,15 @@ from . import appkeys as K
 from . import content
 from .clock import Clock, system_clock
 from .config import Settings
+from .guards import (
+    Limiters,
+    authorized_fetch_middleware,
+    rate_limit_middleware,
+    timeout_middleware,
+)
 from .metrics import Metrics
 from .middlewares import error_middleware, request_id_middleware
-from .routes import actors, inbox, objects, ops, wellknown
+from .routes import actors, admin, inbox, objects, ops, wellknown
 from .runtime import Runtime, open_runtime
 from .urls import Urls
 from .web import setup_web
@@ -35,13 +41,20 @@ def create_app(
 ) -> web.Application:
     """Build the node; tests build the same app with an injected clock and resolver."""
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[
+            request_id_middleware,
+            error_middleware,
+            timeout_middleware,
+            rate_limit_middleware,
+            authorized_fetch_middleware,
+        ],
         client_max_size=settings.limits.max_body,
     )
     app[K.SETTINGS] = settings
     app[K.URLS] = Urls(settings.url)
     app[K.CLOCK] = clock or system_clock
     app[K.METRICS] = Metrics()
+    app[K.LIMITERS] = Limiters(settings)
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_runtime(
@@ -63,7 +76,7 @@ def create_app(
             yield
 
     app.cleanup_ctx.append(runtime_ctx)
-    for module in (wellknown, actors, inbox, ops, objects):
+    for module in (wellknown, actors, inbox, ops, objects, admin):
         app.router.add_routes(module.routes)
     for module in content.modules():
         if hasattr(module, "routes"):

@@ -24,6 +24,7 @@ __all__ = [
     "FEDERATION",
     "FETCHER",
     "JINJA",
+    "LIMITERS",
     "METRICS",
     "PROCESSOR",
     "REQUEST_ID",
@@ -42,4 +43,5 @@ FEDERATION = web.AppKey("federation", "Federation")
 DELIVERY = web.AppKey("delivery", "DeliveryWorker")
 PROCESSOR = web.AppKey("processor", "Processor")
 JINJA = web.AppKey("jinja", "jinja2.Environment")  # the web pages' templates (node.web)
+LIMITERS = web.AppKey("limiters", "Limiters")  # node.guards.Limiters
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -108,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("host")
     p.set_defaults(run=commands.unblock)
 
+    from . import demo, moderation
     from .content import modules
 
+    demo.register_cli(sub)
+
+    moderation.register_cli(sub)
     for module in modules():
         if hasattr(module, "register_cli"):
             module.register_cli(sub)

@@ -26,7 +26,6 @@ from .signing import exit_with_parent
 from .storage import actors as actors_db
 from .storage import deliveries as q
 from .storage import follows as follows_db
-from .storage import hosts as hosts_db
 from .storage.actors import LocalActor
 from .storage.db import Database, connect_sync, migrate
 
@@ -118,7 +117,14 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            print=None,
+            access_log=None,
+            keepalive_timeout=settings.limits.keepalive_timeout,
+        )
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
@@ -259,15 +265,15 @@ async def deliveries(args: argparse.Namespace) -> int:
 
 
 async def block(args: argparse.Namespace) -> int:
+    from . import moderation
+
     _, db = await open_db(args)
-    host = args.host.lower()
     now = iso(system_clock())
     try:
-        cancelled = await db.write(
-            lambda c: (hosts_db.block(c, host, args.reason, now), q.cancel_for_host(c, host, now))[
-                1
-            ]
-        )
+        host = moderation.normalize_host(args.host)
+        cancelled = await moderation.block_host(db, host, args.reason, by="cli", now=now)
+    except moderation.ModerationError as exc:
+        raise CommandError(str(exc)) from exc
     finally:
         await db.close()
     print(f"blocked {host}; cancelled {cancelled} queued deliveries")
@@ -275,9 +281,13 @@ async def block(args: argparse.Namespace) -> int:
 
 
 async def unblock(args: argparse.Namespace) -> int:
+    from . import moderation
+
     _, db = await open_db(args)
     try:
-        found = await db.write(lambda c: hosts_db.unblock(c, args.host.lower()))
+        found = await moderation.unblock_host(db, args.host, by="cli", now=iso(system_clock()))
+    except moderation.ModerationError as exc:
+        raise CommandError(str(exc)) from exc
     finally:
         await db.close()
     if not found:

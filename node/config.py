@@ -22,6 +22,10 @@ class ConfigError(Exception):
     """The configuration or the command line is unusable (a user error, exit 1)."""
 
 
+#: The largest collection page the node serves, whatever ``page_size`` says.
+MAX_PAGE_SIZE = 200
+
+
 class Limits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Resource bounds; every one is configurable in ``[limits]``."""
 
@@ -36,6 +40,31 @@ class Limits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     delivery_per_host: int = 4
     key_cache_seconds: int = 86400
     date_skew_seconds: int = 3600
+    # -- abuse bounds (docs/security.md); a rate of 0 turns that limit off --
+    #: Signed POSTs one remote host (the signer's host) may make to the inbox per minute.
+    inbox_per_host_per_minute: int = 1200
+    #: POSTs to the inbox from one client address per minute.
+    inbox_per_ip_per_minute: int = 2400
+    #: JSON API requests (``/api/``) from one client address per minute.
+    api_per_ip_per_minute: int = 300
+    #: Sign-in attempts from one client address per minute.
+    signin_per_ip_per_minute: int = 10
+    #: Rate-limit keys (hosts, addresses) held in memory per limit; the least recent go first.
+    rate_limit_keys: int = 10000
+    #: Remote fetches (keys, actors, objects) one incoming activity may cause, in total.
+    max_fetches_per_activity: int = 5
+    #: Characters of the longest string (or key) an incoming document may hold.
+    max_string_length: int = 65536
+    #: Seconds a request may take, body read included (slow clients get 408).
+    request_timeout: float = 30.0
+    #: Seconds an idle keep-alive connection is held open.
+    keepalive_timeout: float = 75.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        if self.max_fetches_per_activity < 1 or self.max_string_length < 256:
+            raise ValueError("max_fetches_per_activity >= 1 and max_string_length >= 256")
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -49,6 +78,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     manual_approval: bool = False
     allowlist_mode: bool = False
     authorized_fetch: bool = False
+    #: The node runs behind a reverse proxy that appends the client's address to
+    #: ``X-Forwarded-For``: rate limits then key on that address, not the proxy's.
+    behind_proxy: bool = False
     #: Seconds between two participant-count ``Update``s of one meetup (0: at once).
     event_update_interval: float = 300.0
     #: How many days ahead a recurring series publishes its occurrences.

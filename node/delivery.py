@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -72,6 +73,8 @@ class DeliveryWorker:
         self._rfc9421: dict[str, bool] = {}
         self._cavage_only: set[str] = set()
         self._runner: asyncio.Task[None] | None = None
+        #: ``await may_deliver(host)``: False cancels what is queued for the host (policy).
+        self.may_deliver: Callable[[str], Awaitable[bool]] | None = None
 
     # -- life cycle ----------------------------------------------------------
 
@@ -178,6 +181,13 @@ class DeliveryWorker:
             self._inflight[row.host] -= 1
 
     async def _attempt(self, row: q.Delivery) -> None:
+        if self.may_deliver is not None and not await self.may_deliver(row.host):
+            # Blocked (or unlisted in allowlist mode) since it was queued: nothing goes out.
+            stamp = iso(self.clock())
+            cancelled = await self.db.write(lambda c: q.cancel_for_host(c, row.host, stamp))
+            log.info("cancelled %d deliveries to %s: refused by policy", cancelled, row.host)
+            self.metrics.inc("kantine_deliveries_total", outcome="cancelled")
+            return
         body, username = await self._body(row.outbox_seq)
         actor = await self._actor(username)
         if actor is None:

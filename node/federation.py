@@ -22,6 +22,7 @@ from .clock import Clock, from_iso, iso
 from .config import Settings
 from .fetcher import Fetcher, FetchError
 from .metrics import Metrics
+from .policy import host_allowed
 from .signing import Signer
 from .storage import actors as actors_db
 from .storage import deliveries as q
@@ -62,7 +63,10 @@ class Federation:
         self._key_fetches: dict[str, asyncio.Future[None]] = {}
         # key id -> (key, owner, remote_db.deletions when read, monotonic expiry)
         self._keys: dict[str, tuple[keys.PublicKey, str, int, float]] = {}
-        self.policy = httpsig.VerifyPolicy(min_rsa_bits=settings.limits.min_rsa_bits)
+        self.policy = httpsig.VerifyPolicy(
+            min_rsa_bits=settings.limits.min_rsa_bits,
+            clock_skew=timedelta(seconds=settings.limits.date_skew_seconds),
+        )
 
     # -- local actors -----------------------------------------------------------
 
@@ -307,9 +311,17 @@ class Federation:
                 everyone[url] = host
         for url, host in targets:
             everyone[url] = host
-        # A blocked host gets nothing: not as a follower, nor as an explicit target.
+        # A blocked host gets nothing: not as a follower, nor as an explicit target;
+        # in allowlist mode, neither does a host that is not listed.
         skip = {self.urls.host} | (exclude_hosts or set()) | await hosts_db.blocked_hosts(self.db)
-        chosen = [(url, host) for url, host in everyone.items() if host not in skip]
+        refused = {
+            h
+            for h in set(everyone.values()) - skip
+            if not await host_allowed(self.db, self.settings, h)
+        }
+        if refused:
+            log.info("not delivering %s to %s: refused by policy", activity["id"], sorted(refused))
+        chosen = [(url, host) for url, host in everyone.items() if host not in skip | refused]
         now = iso(self.clock())
         kind = str(activity["type"])
         deleted = object_id if kind == "Delete" else None

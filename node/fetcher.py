@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "FetchError",
     "FetchResult",
     "Fetcher",
+    "GuardFunc",
     "SignFunc",
 ]
 
@@ -51,6 +52,9 @@ _ACCT_USER = re.compile(r"[^\s/?#@%]+")
 
 #: ``sign(method, url, headers) -> headers to add`` (Date, Host, Signature...).
 SignFunc = Callable[[str, str, Mapping[str, str]], Mapping[str, str]]
+#: ``await guard(url, redirect=...)`` before each request; raises ``FetchError`` to refuse it
+#: (the node's policy: blocked hosts, allowlist mode, the per-activity fetch budget).
+GuardFunc = Callable[..., Awaitable[None]]
 
 
 class FetchError(RemoteProtocolError):
@@ -113,8 +117,10 @@ class Fetcher:
         max_bytes: int = 1 << 20,
         max_redirects: int = 3,
         user_agent: str = "Kantine/0.1",
+        guard: GuardFunc | None = None,
     ) -> None:
         self._session = session
+        self._guard = guard
         self._sign = sign
         self._timeout = timeout
         self._max_bytes = max_bytes
@@ -127,6 +133,8 @@ class Fetcher:
             target = _check_target(URL(url))
         except (ValueError, TypeError) as exc:
             raise FetchError("malformed URL", url=url) from exc
+        if self._guard is not None:
+            await self._guard(str(target), redirect=False)
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._follow(target, accept)
@@ -174,6 +182,8 @@ class Fetcher:
                         url = _redirect_target(
                             url, response.headers.get("Location"), response.status
                         )
+                        if self._guard is not None:
+                            await self._guard(str(url), redirect=True)
                         continue
                     return await self._accept(url, response)
             except TimeoutError:

@@ -165,8 +165,11 @@ class FollowService:
         if local is None:
             return Outcome.discard(f"Follow of {target}, which is not a local actor")
         remote = await self.fed.remote_actor(item.actor)
+        settings = self.fed.settings
+        # DESIGN (Follow): networks auto-accept networks unless in manual-approval or
+        # allowlist mode; in a closed co-operative every membership is decided by an admin.
         manual = local.manually_approves or (
-            local.kind == "network" and self.fed.settings.manual_approval
+            local.kind == "network" and (settings.manual_approval or settings.allowlist_mode)
         )
         existing = await follows_db.get(self.db, local.username, remote.id, "in")
         event = "follow_manual" if manual else "follow_auto"

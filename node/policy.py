@@ -1,17 +1,45 @@
-"""Federation policy: who may talk to us (blocklist, allowlist mode)."""
+"""Federation policy: who may talk to us (blocklist, allowlist mode, actor blocks), and bounds.
+
+Decisions are logged on ``kantine.policy``. The checks here are used by the inbox
+(before anything is stored), by publishing and the delivery worker (nothing goes
+to a blocked or, in allowlist mode, unlisted host), by the fetcher (nothing is
+fetched from such a host, and one incoming activity may cause at most
+``max_fetches_per_activity`` fetches) and by authorized fetch (node/guards.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import time
 import weakref
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
 
-from protocol.errors import RemoteProtocolError
+from protocol.errors import PayloadTooLarge, RemoteProtocolError
 
 from .config import Settings
+from .fetcher import FetchError
 from .storage import hosts as hosts_db
+from .storage import moderation as moderation_db
 from .storage.db import Database
 
-__all__ = ["Blocked", "check_host_allowed", "host_allowed"]
+__all__ = [
+    "Blocked",
+    "FetchBudget",
+    "FetchGuard",
+    "check_actor_allowed",
+    "check_host_allowed",
+    "check_strings",
+    "fetch_budget",
+    "host_allowed",
+    "longest_string",
+    "refusal",
+]
+
+log = logging.getLogger("kantine.policy")
 
 
 class Blocked(RemoteProtocolError):
@@ -20,24 +48,19 @@ class Blocked(RemoteProtocolError):
     status_hint = 403
 
 
-async def host_allowed(db: Database, settings: Settings, host: str) -> bool:
-    if await hosts_db.is_blocked(db, host):
-        return False
-    return not settings.allowlist_mode or await hosts_db.is_allowed(db, host)
-
-
 #: How long the inbox trusts its copy of the block and allow lists. Writes made by this
 #: process apply at once; the CLI's (another process) within this many seconds.
 POLICY_TTL = 1.0
 
 
 class _PolicyCache:
-    __slots__ = ("allowed", "blocked", "generation", "loaded_at")
+    __slots__ = ("actors", "allowed", "blocked", "generation", "loaded_at")
 
     def __init__(self) -> None:
         self.blocked: frozenset[str] = frozenset()
         self.allowed: frozenset[str] = frozenset()
-        self.generation = -1
+        self.actors: frozenset[str] = frozenset()  # remote actors blocked node-wide
+        self.generation: tuple[int, int] = (-1, -1)
         self.loaded_at = -POLICY_TTL
 
 
@@ -49,11 +72,27 @@ async def _policy(db: Database) -> _PolicyCache:
     if cache is None:
         cache = _caches[db] = _PolicyCache()
     now = time.monotonic()
-    if cache.generation != hosts_db.policy_generation or now - cache.loaded_at > POLICY_TTL:
-        generation = hosts_db.policy_generation
+    generation = (hosts_db.policy_generation, moderation_db.generation)
+    if cache.generation != generation or now - cache.loaded_at > POLICY_TTL:
         cache.blocked, cache.allowed = await hosts_db.policy_sets(db)
+        cache.actors = await moderation_db.blocked_actors(db)
         cache.generation, cache.loaded_at = generation, now
     return cache
+
+
+def _refusal(cache: _PolicyCache, settings: Settings, host: str) -> str | None:
+    if host == settings.host:  # the node itself is never refused
+        return None
+    if host in cache.blocked:
+        return f"host {host} is blocked"
+    if settings.allowlist_mode and host not in cache.allowed:
+        return f"host {host} is not on this closed co-operative's allowlist"
+    return None
+
+
+async def host_allowed(db: Database, settings: Settings, host: str) -> bool:
+    """Whether ``host`` may talk to us and be talked to (not blocked; listed in allowlist mode)."""
+    return _refusal(await _policy(db), settings, host) is None
 
 
 async def check_host_allowed(db: Database, settings: Settings, *hosts: str) -> None:
@@ -64,7 +103,120 @@ async def check_host_allowed(db: Database, settings: Settings, *hosts: str) -> N
     """
     cache = await _policy(db)
     for host in hosts:
-        if host in cache.blocked:
-            raise Blocked(f"host {host} is blocked")
-        if settings.allowlist_mode and host not in cache.allowed:
-            raise Blocked(f"host {host} is not on this closed co-operative's allowlist")
+        reason = _refusal(cache, settings, host)
+        if reason is not None:
+            log.info("refused: %s", reason)
+            raise Blocked(reason)
+
+
+async def check_actor_allowed(db: Database, settings: Settings, *actors: str) -> None:
+    """Raise ``Blocked`` (403) if any of ``actors`` is blocked, or its host is refused."""
+    cache = await _policy(db)
+    for actor in actors:
+        if actor in cache.actors:
+            log.info("refused: actor %s is blocked", actor)
+            raise Blocked(f"actor {actor} is blocked")
+        reason = _refusal(cache, settings, _host(actor))
+        if reason is not None:
+            log.info("refused: %s", reason)
+            raise Blocked(reason)
+
+
+async def refusal(db: Database, settings: Settings, actor: str) -> str | None:
+    """Why ``actor`` (or its host) is refused now, or None; for work stored before a block."""
+    cache = await _policy(db)
+    if actor in cache.actors:
+        return f"actor {actor} is blocked"
+    return _refusal(cache, settings, _host(actor))
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+# -- fetches ------------------------------------------------------------------------
+
+
+class FetchBudget:
+    """How many more remote fetches the work in hand (one incoming activity) may cause."""
+
+    __slots__ = ("left", "limit", "spent")
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.left, self.spent = limit, limit, 0
+
+    def spend(self, url: str) -> None:
+        if self.left <= 0:
+            raise FetchError(
+                f"fetch budget exhausted: one activity may cause at most {self.limit} fetches",
+                url=url,
+            )
+        self.left -= 1
+        self.spent += 1
+
+
+_budget: contextvars.ContextVar[FetchBudget | None] = contextvars.ContextVar(
+    "kantine_fetch_budget", default=None
+)
+
+
+@contextlib.contextmanager
+def fetch_budget(limit: int) -> Iterator[FetchBudget]:
+    """Bound the fetches made inside this block (and tasks it starts) to ``limit``."""
+    budget = FetchBudget(limit)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
+class FetchGuard:
+    """The fetcher's check before every GET (and every redirect hop): policy, then budget.
+
+    A blocked host, or an unlisted one in allowlist mode, is never fetched from; the
+    fetch budget of the activity being handled (if any) pays one fetch.
+    """
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+
+    async def __call__(self, url: str, *, redirect: bool = False) -> None:
+        host = _host(url)
+        reason = _refusal(await _policy(self.db), self.settings, host)
+        if reason is not None:
+            log.info("fetch of %s refused: %s", url, reason)
+            raise FetchError(f"refused by policy: {reason}", url=url)
+        budget = _budget.get()
+        if budget is not None and not redirect:  # a redirect is part of the fetch it ends
+            try:
+                budget.spend(url)
+            except FetchError:
+                log.info("fetch of %s refused: budget of %d fetches spent", url, budget.limit)
+                raise
+
+
+# -- document bounds -------------------------------------------------------------------
+
+
+def longest_string(value: Any) -> int:
+    """The length of the longest string (value or object key) in a decoded JSON document."""
+    longest = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            longest = max(longest, len(item))
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                longest = max(longest, len(key))
+                stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return longest
+
+
+def check_strings(document: Any, limit: int) -> None:
+    """Raise ``PayloadTooLarge`` (413) if any string in ``document`` is over ``limit`` characters."""
+    if longest_string(document) > limit:
+        raise PayloadTooLarge(f"a string in the document is longer than {limit} characters")

@@ -16,6 +16,7 @@ from protocol.errors import ProtocolError
 
 from .clock import Clock, iso
 from .metrics import Metrics
+from .policy import fetch_budget
 from .storage import inbox as inbox_db
 from .storage.db import Database
 
@@ -60,6 +61,10 @@ class Processor:
         self.db, self.clock, self.metrics = db, clock, metrics
         self.handlers = handlers
         self.poll_interval = poll_interval
+        #: Remote fetches one activity's handlers may cause together (``None``: unbounded).
+        self.max_fetches: int | None = None
+        #: ``await admit(item)``: a reason to discard the item unprocessed (policy), or None.
+        self.admit: Callable[[inbox_db.InboxItem], Awaitable[str | None]] | None = None
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -119,6 +124,18 @@ class Processor:
         return len(items)
 
     async def process(self, item: inbox_db.InboxItem) -> Outcome:
+        refused = await self.admit(item) if self.admit is not None else None
+        if refused is not None:  # blocked after it was stored, before it was processed
+            log.info(
+                "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, refused
+            )
+            return Outcome.discard(refused)
+        if self.max_fetches is None:
+            return await self._process(item)
+        with fetch_budget(self.max_fetches):  # shared by every handler of the chain
+            return await self._process(item)
+
+    async def _process(self, item: inbox_db.InboxItem) -> Outcome:
         chain = self.handlers.get(item.type)
         if not chain:
             log.info(

@@ -22,6 +22,8 @@ from .fetcher import Fetcher
 from .follows import FollowService
 from .http import make_connector
 from .metrics import Metrics
+from .moderation import moderation_handlers
+from .policy import FetchGuard, host_allowed, refusal
 from .processor import Handlers, Processor
 from .signing import Signer
 from .storage import deliveries as q
@@ -64,9 +66,10 @@ def follow_handlers(rt: Runtime) -> Handlers:
 
 
 def build_handlers(rt: Runtime) -> Handlers:
-    """Follows first, then every content service's handlers, merged per activity type."""
+    """Follows and moderation first, then every content service's handlers, merged per type."""
     table: Handlers = {}
-    for part in [follow_handlers(rt), *(s.handlers() for s in rt.services.values())]:
+    parts = [follow_handlers(rt), moderation_handlers(rt)]
+    for part in [*parts, *(s.handlers() for s in rt.services.values())]:
         for kind, chain in part.items():
             table.setdefault(kind, []).extend(chain)
     return table
@@ -111,6 +114,7 @@ async def open_runtime(
                 max_bytes=limits.fetch_max_bytes,
                 max_redirects=limits.fetch_max_redirects,
                 user_agent=USER_AGENT,
+                guard=FetchGuard(db, settings),
             )
             follows = FollowService(fed)
             delivery = DeliveryWorker(
@@ -124,6 +128,9 @@ async def open_runtime(
                 user_agent=USER_AGENT,
             )
             processor = Processor(db=db, clock=clock, metrics=metrics, handlers={})
+            processor.max_fetches = limits.max_fetches_per_activity
+            delivery.may_deliver = lambda host: host_allowed(db, settings, host)
+            processor.admit = lambda item: refusal(db, settings, item.actor)
             fed.on_publish.append(delivery.wake)
             metrics.gauge("kantine_delivery_queue", lambda: _labelled(q.counts(db)))
             metrics.gauge("kantine_inbox_queue", lambda: _labelled(inbox_db.count_by_state(db)))

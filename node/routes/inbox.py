@@ -9,10 +9,22 @@ from aiohttp import web
 from protocol import httpsig, validation, vocab, wire
 from protocol.errors import OwnershipError, PayloadTooLarge, RemoteProtocolError
 
-from ..appkeys import CLOCK, DB, DELIVERY, FEDERATION, METRICS, PROCESSOR, REQUEST_ID, SETTINGS
+from ..appkeys import (
+    CLOCK,
+    DB,
+    DELIVERY,
+    FEDERATION,
+    LIMITERS,
+    METRICS,
+    PROCESSOR,
+    REQUEST_ID,
+    SETTINGS,
+)
 from ..clock import iso
+from ..guards import client_address, rate_limited_response
 from ..middlewares import json_error
-from ..policy import check_host_allowed
+from ..policy import check_actor_allowed, check_strings, fetch_budget
+from ..ratelimit import RateLimited
 from ..storage import inbox as inbox_db
 
 __all__ = ["routes"]
@@ -52,12 +64,16 @@ async def _receive(request: web.Request, recipient: str | None) -> web.Response:
             request.remote,
         )
         del settings
+        if isinstance(exc, RateLimited):
+            return rate_limited_response(exc)
         return json_error(exc.status_hint, exc.reason)
 
 
 async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     app = request.app
     settings, fed, db = app[SETTINGS], app[FEDERATION], app[DB]
+    limits = settings.limits
+    app[LIMITERS].check("inbox address", client_address(request))  # before the body is read
     if request.content_length is not None and request.content_length > settings.limits.max_body:
         raise PayloadTooLarge("body too large")
     try:
@@ -71,23 +87,28 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     url = settings.base + request.path_qs
     # Cheap checks first: the signature header must parse and the signer's host be welcome.
     signed = httpsig.parse_signature(request.method, url, request.headers, body)
-    activity = wire.parse_activity(body, max_depth=settings.limits.max_json_depth)
+    # The signer's host is known now, before any fetch: its rate limit applies here.
+    app[LIMITERS].check("inbox host", validation.host_of(signed.key_id))
+    activity = wire.parse_activity(body, max_depth=limits.max_json_depth)
     actor_id = wire.first_id(activity.actor)
     if actor_id is None:
         raise RemoteProtocolError("activity has no actor")
+    document = wire.parse_json(body, max_depth=limits.max_json_depth)  # as parse_activity
+    check_strings(document, limits.max_string_length)
     host = validation.host_of(actor_id)
-    # Both hosts in one look-up, before any key is fetched.
-    await check_host_allowed(db, settings, validation.host_of(signed.key_id), host)
-    key_id, owner = await fed.verify_request(
-        request.method, url, request.headers, body, signed=signed
-    )
-    if owner != actor_id:
-        document = wire.parse_json(body, max_depth=settings.limits.max_json_depth)
-        if not isinstance(document, dict) or "proof" not in document:
-            raise OwnershipError(f"the signer {owner} does not own the actor {actor_id}")
-        proof_owner = await fed.verify_proof(document)
-        if proof_owner != actor_id:
-            raise OwnershipError(f"the proof's owner {proof_owner} is not the actor {actor_id}")
+    # Blocked actors, blocked hosts and (allowlist mode) unlisted ones, before any key is fetched.
+    await check_actor_allowed(db, settings, actor_id, signed.key_id.split("#", 1)[0])
+    with fetch_budget(limits.max_fetches_per_activity):
+        key_id, owner = await fed.verify_request(
+            request.method, url, request.headers, body, signed=signed
+        )
+        if owner != actor_id:
+            await check_actor_allowed(db, settings, owner)
+            if not isinstance(document, dict) or "proof" not in document:
+                raise OwnershipError(f"the signer {owner} does not own the actor {actor_id}")
+            proof_owner = await fed.verify_proof(document)
+            if proof_owner != actor_id:
+                raise OwnershipError(f"the proof's owner {proof_owner} is not the actor {actor_id}")
     if activity.id is None:
         raise RemoteProtocolError("activity has no id")
     # Ids are deduplicated: one on another origin could pre-empt (squat) that origin's own.
@@ -121,4 +142,5 @@ def _reason_label(exc: RemoteProtocolError) -> str:
         "PayloadTooLarge": "too_large",
         "FetchError": "fetch",
         "Blocked": "blocked",
+        "RateLimited": "rate_limited",
     }.get(name, "invalid" if exc.status_hint == 400 else str(exc.status_hint))

@@ -11,9 +11,12 @@ from .db import Database
 
 __all__ = [
     "allow",
+    "allow_rows",
     "allowed_hosts",
     "block",
+    "block_rows",
     "blocked_hosts",
+    "disallow",
     "get_state",
     "is_allowed",
     "is_blocked",
@@ -88,6 +91,22 @@ def unblock(conn: sqlite3.Connection, host: str) -> bool:
 def allow(conn: sqlite3.Connection, host: str, now: str) -> None:
     _policy_changed()
     conn.execute("INSERT OR IGNORE INTO domain_allows (host, created_at) VALUES (?,?)", (host, now))
+
+
+def disallow(conn: sqlite3.Connection, host: str) -> bool:
+    _policy_changed()
+    return conn.execute("DELETE FROM domain_allows WHERE host = ?", (host,)).rowcount == 1
+
+
+async def block_rows(db: Database) -> list[dict[str, str]]:
+    """Every domain block with its reason and date, for the admins."""
+    rows = await db.fetchall("SELECT * FROM domain_blocks ORDER BY created_at, host")
+    return [dict(host=r["host"], reason=r["reason"], created_at=r["created_at"]) for r in rows]
+
+
+async def allow_rows(db: Database) -> list[dict[str, str]]:
+    rows = await db.fetchall("SELECT * FROM domain_allows ORDER BY created_at, host")
+    return [dict(host=r["host"], created_at=r["created_at"]) for r in rows]
 
 
 async def blocked_hosts(db: Database) -> set[str]:

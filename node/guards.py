@@ -1,0 +1,171 @@
+"""Request guards: per-request time limit, rate limits (429 + Retry-After), authorized fetch.
+
+- ``timeout_middleware``: a request (its body read included) that takes longer than
+  ``limits.request_timeout`` is answered ``408`` — slow clients cannot hold a handler.
+- ``rate_limit_middleware``: the JSON API (``/api/``) and sign-in paths per client
+  address; the inbox applies its own limits (per client address before the body is
+  read, per signer's host once the signature header is parsed) through ``Limiters``.
+- ``authorized_fetch_middleware``: with ``authorized_fetch`` on, every GET of an
+  actor, object or collection must carry a valid HTTP signature by an actor that is
+  not blocked and whose host is not refused; the instance actor (``/actor``, whose
+  key is in the same document), WebFinger and the rest of ``/.well-known/``,
+  NodeInfo, ``/healthz`` and ``/metrics`` stay open, so two such nodes can still meet.
+  Web pages (a GET asking for HTML) are not ActivityStreams documents and are left to
+  the pages, which show non-public content to signed-in members only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from protocol import httpsig
+from protocol.errors import SignatureError
+
+from .api.auth import optional_member
+from .appkeys import DB, FEDERATION, LIMITERS, SETTINGS
+from .config import Settings
+from .middlewares import json_error
+from .policy import check_actor_allowed, fetch_budget
+from .ratelimit import RateLimited, RateLimiter, retry_after_header
+
+__all__ = [
+    "EXEMPT_PATHS",
+    "EXEMPT_PREFIXES",
+    "SIGNIN_PATHS",
+    "Limiters",
+    "authorized_fetch_middleware",
+    "client_address",
+    "rate_limit_middleware",
+    "rate_limited_response",
+    "timeout_middleware",
+]
+
+log = logging.getLogger("kantine.policy")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Paths authorized fetch leaves open (exactly these) ...
+EXEMPT_PATHS = frozenset({"/actor", "/healthz", "/metrics", "/"})
+#: ... and everything under these (the API has its own bearer tokens).
+EXEMPT_PREFIXES = ("/.well-known/", "/nodeinfo/", "/api/", "/static/")
+#: Where people sign in (POSTs to these count against the sign-in limit).
+SIGNIN_PATHS = ("/signin", "/login", "/api/v1/login")
+_AS_TYPES = ("application/activity+json", "application/ld+json", "application/json")
+
+
+class Limiters:
+    """The node's rate limiters, one per limit in ``[limits]``; the clock is injectable."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        limits = settings.limits
+        size = limits.rate_limit_keys
+        self.clock = clock
+        self.by_scope = {
+            "inbox host": RateLimiter(limits.inbox_per_host_per_minute, max_keys=size),
+            "inbox address": RateLimiter(limits.inbox_per_ip_per_minute, max_keys=size),
+            "api": RateLimiter(limits.api_per_ip_per_minute, max_keys=size),
+            "sign-in": RateLimiter(limits.signin_per_ip_per_minute, max_keys=size),
+        }
+
+    def check(self, scope: str, key: str) -> None:
+        """Spend one token of ``key`` under ``scope``; raise ``RateLimited`` (429) if none is left."""
+        wait = self.by_scope[scope].take(key, now=self.clock())
+        if wait is not None:
+            raise RateLimited(scope, key, wait)
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or (``behind_proxy``) the one our proxy appended."""
+    if request.app[SETTINGS].behind_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.remote or "unknown"
+
+
+def rate_limited_response(exc: RateLimited) -> web.Response:
+    response = json_error(429, exc.reason)
+    response.headers["Retry-After"] = retry_after_header(exc.retry_after)
+    return response
+
+
+@web.middleware
+async def timeout_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    seconds = request.app[SETTINGS].limits.request_timeout
+    try:
+        async with asyncio.timeout(seconds):
+            return await handler(request)
+    except TimeoutError:
+        log.info(
+            "%s %s from %s took over %g s: 408",
+            request.method,
+            request.path,
+            request.remote,
+            seconds,
+        )
+        return json_error(408, f"request took longer than {seconds:g} s")
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    scope = None
+    if path.startswith(SIGNIN_PATHS) and request.method == "POST":
+        scope = "sign-in"
+    elif path.startswith("/api/"):
+        scope = "api"
+    if scope is not None:
+        address = client_address(request)
+        try:
+            request.app[LIMITERS].check(scope, address)
+        except RateLimited as exc:
+            log.info("%s %s from %s: 429 (%s)", request.method, path, address, scope)
+            return rate_limited_response(exc)
+    return await handler(request)
+
+
+def _exempt(path: str) -> bool:
+    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+
+
+def _wants_page(accept: str) -> bool:
+    """A browser's GET (HTML asked for, no ActivityStreams type named): the web page answers,
+    and applies visibility itself; authorized fetch covers the ActivityStreams documents."""
+    accept = accept.lower()
+    return "text/html" in accept and not any(t in accept for t in _AS_TYPES)
+
+
+@web.middleware
+async def authorized_fetch_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    if (
+        not settings.authorized_fetch
+        or request.method not in ("GET", "HEAD")
+        or _exempt(request.path)
+    ):
+        return await handler(request)
+    if _wants_page(request.headers.get("Accept", "")):
+        response = await handler(request)
+        if response.content_type not in _AS_TYPES:
+            return response
+        # No page here, so the ActivityStreams document would go out: not unsigned.
+    if "Authorization" in request.headers and await optional_member(request) is not None:
+        return await handler(request)  # a local member with a valid bearer token
+    if "Signature" not in request.headers and "Signature-Input" not in request.headers:
+        raise SignatureError("authorized fetch is on: sign the GET")
+    fed, db = request.app[FEDERATION], request.app[DB]
+    url = settings.base + request.path_qs
+    signed = httpsig.parse_signature(request.method, url, request.headers, None)
+    # A blocked signer is refused before its key is looked up (or fetched).
+    await check_actor_allowed(db, settings, signed.key_id.split("#", 1)[0])
+    with fetch_budget(settings.limits.max_fetches_per_activity):
+        _, owner = await fed.verify_request(
+            request.method, url, request.headers, None, signed=signed
+        )
+    await check_actor_allowed(db, settings, owner)
+    return await handler(request)
