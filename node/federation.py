@@ -298,13 +298,17 @@ class Federation:
         public: bool = True,
         object_id: str | None = None,
         exclude_hosts: set[str] | None = None,
+        body: bytes | None = None,
     ) -> tuple[str, int]:
         """Sign (unless already signed), store in the outbox and queue delivery.
 
-        Returns ``(activity id, deliveries queued)``.
+        ``body``, when given, is the exact serialisation of ``activity`` to store and send
+        (a relay that embeds another server's bytes unchanged). Returns ``(activity id,
+        deliveries queued)``.
         """
-        signed = activity if "proof" in activity else self.sign_document(actor, activity)
-        body = msgspec.json.encode(signed)
+        if body is None:
+            signed = activity if "proof" in activity else self.sign_document(actor, activity)
+            body = msgspec.json.encode(signed)
         everyone: dict[str, str] = {}
         if to_followers:
             for url, host in await follows_db.delivery_targets(self.db, actor.username):
@@ -326,6 +330,8 @@ class Federation:
         kind = str(activity["type"])
         deleted = object_id if kind == "Delete" else None
 
+        raw = body
+
         def write(conn):  # type: ignore[no-untyped-def]
             seq = outbox_db.insert(
                 conn,
@@ -334,7 +340,7 @@ class Federation:
                 type=kind,
                 object_id=object_id,
                 public=public,
-                raw=body,
+                raw=raw,
                 now=now,
             )
             if deleted:

@@ -16,9 +16,6 @@ import msgspec
 from protocol import addressing, vocab, wire
 
 from ...clock import iso
-from ...storage import deliveries as q
-from ...storage import follows as follows_db
-from ...storage import outbox as outbox_db
 from ...storage.actors import LocalActor
 
 if TYPE_CHECKING:
@@ -78,27 +75,5 @@ async def publish_raw(
     """Store ``body`` in the outbox and queue it to the project's followers (one per shared inbox)."""
     inner = document.get("object")
     object_id = wire.first_id(inner.get("object")) if isinstance(inner, dict) else None
-    targets = [
-        (url, host)
-        for url, host in await follows_db.delivery_targets(rt.db, project.username)
-        if host != rt.urls.host
-    ]
-    now = iso(rt.clock())
-
-    def write(conn):  # type: ignore[no-untyped-def]
-        seq = outbox_db.insert(
-            conn,
-            activity_id=document["id"],
-            actor=project.username,
-            type="Announce",
-            object_id=object_id,
-            public=True,
-            raw=body,
-            now=now,
-        )
-        return q.enqueue(conn, seq, targets, object_id, now)
-
-    queued = await rt.db.write(write)
-    for wake in rt.federation.on_publish:
-        wake()
-    return int(queued)
+    _, queued = await rt.federation.publish(project, document, object_id=object_id, body=body)
+    return queued
