@@ -22,6 +22,8 @@ __all__ = ["PAGE_MODULES", "STATIC", "setup_web"]
 
 #: Modules (under ``node.web``) whose ``routes`` are added to the app, in this order.
 PAGE_MODULES: tuple[str, ...] = ("pages", "account", "forms", "admin")
+#: The meetup, calendar, feed, project and remote-interaction pages (second half of the web issue).
+PAGE_MODULES += ("meetups", "meetup_forms", "calendars", "projects", "interaction")
 STATIC = Path(__file__).parent / "static"
 
 

@@ -11,8 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..appkeys import CLOCK, DB, SETTINGS, URLS
-from ..clock import iso
+from ..appkeys import DB, SETTINGS, URLS
 from ..content.members.cards import card_visibility, shows
 from ..storage import actors as actors_db
 from ..storage import objects as objects_db
@@ -54,12 +53,10 @@ async def _assignments(
 @routes.get("/")
 @page
 async def handle_home(request: web.Request) -> web.StreamResponse:
-    who = await visitor(request)
+    from .meetups import upcoming  # ours and the followed networks', with places left
+
     db = request.app[DB]
-    names = await network_labels(request)
-    meetups = await views.upcoming_meetups(
-        db, names, signed_in=who.member is not None, now=iso(request.app[CLOCK]())
-    )
+    meetups = await upcoming(request, limit=10)
     network = await actors_db.get_local(db, request.app[SETTINGS].slug)
     members = await services(request)["members"].members()
     return await render(
