@@ -51,7 +51,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Paths authorized fetch leaves open (exactly these) ...
 EXEMPT_PATHS = frozenset({"/actor", "/healthz", "/metrics", "/"})
 #: ... and everything under these (the API has its own bearer tokens).
-EXEMPT_PREFIXES = ("/.well-known/", "/nodeinfo/", "/api/", "/static/")
+EXEMPT_PREFIXES = ("/.well-known/", "/nodeinfo/", "/api/", "/static/", "/feeds/")
 #: Where people sign in (POSTs to these count against the sign-in limit).
 SIGNIN_PATHS = ("/signin", "/login", "/api/v1/login")
 _AS_TYPES = ("application/activity+json", "application/ld+json", "application/json")

@@ -216,3 +216,16 @@ async def test_atom_feeds(node: Node) -> None:
             assert not inert_problems(element.text or ""), element.text[:200]
         elif element.tag in (ATOM + "title", ATOM + "summary"):
             assert kind in (None, "text")
+
+
+async def test_feeds_with_authorized_fetch(tmp_path: Path) -> None:
+    """Calendar apps and feed readers cannot sign their GETs: feeds stay readable."""
+    n = await start_node(tmp_path, "closed", host="127.0.0.1", authorized_fetch=True)
+    try:
+        for path in ("/feeds/calendar.ics", "/feeds/meetups.atom", "/feeds/assignments.atom"):
+            status, _, _ = await _get(n, path)
+            assert status == 200, path
+        async with session() as client, client.get(n.url + "/network") as resp:
+            assert resp.status == 401  # ActivityStreams documents still need a signature
+    finally:
+        await n.stop()
