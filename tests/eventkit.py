@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 import msgspec
-from peers import FakePeer, Received
 
 from node import cli
 from node.clock import iso
@@ -17,6 +16,7 @@ from node.storage import objects as objects_db
 from node.storage import tokens as tokens_db
 from node.storage.actors import LocalActor
 from nodes import Node
+from peers import FakePeer, Received
 
 __all__ = [
     "add_member",

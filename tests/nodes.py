@@ -143,8 +143,14 @@ async def start_node(
     data = tmp_path / name
     if not (data / config.CONFIG_NAME).exists():
         rc = commands.init(
-            _Args(data=str(data), url=f"http://{host}:{port}", name=name, slug=None,
-                  timezone="Europe/Amsterdam", dev=True)
+            _Args(
+                data=str(data),
+                url=f"http://{host}:{port}",
+                name=name,
+                slug=None,
+                timezone="Europe/Amsterdam",
+                dev=True,
+            )
         )
         assert rc == 0
     settings = config.load(data)

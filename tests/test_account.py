@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from assignments_support import api, partners
-from peers import FakePeer
 
+from assignments_support import api, partners
 from node import cli
 from node.clock import iso
 from node.content.members.cards import NewMember
@@ -19,6 +18,7 @@ from node.storage import objects as objects_db
 from node.storage import remote as remote_db
 from node.storage import tokens as tokens_db
 from nodes import Node, start_node, wait_for
+from peers import FakePeer
 
 
 async def _member(node: Node, username: str, **card: Any) -> str:

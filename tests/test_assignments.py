@@ -8,8 +8,8 @@ from pathlib import Path
 import aiohttp
 import msgspec
 import pytest
-from assignments_support import add_member, api, partners, received
 
+from assignments_support import add_member, api, partners, received
 from node import cli
 from node.content.assignments.documents import Budget, Draft, parse_deadline, view
 from node.storage import assignments as offers_db

@@ -10,10 +10,10 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-from peers import FakeActor, FakePeer
 
 from node import cli
 from nodes import Node, start_node, wait_for
+from peers import FakeActor, FakePeer
 
 
 async def _get(url: str, signer: FakeActor | None = None) -> int:

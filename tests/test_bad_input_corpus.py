@@ -32,11 +32,11 @@ import msgspec
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
-from peers import FakeActor, FakePeer
 
 from node.http import FakeResolver, make_connector
 from node.processor import Outcome
 from nodes import Node, start_node, start_node_with, wait_for
+from peers import FakeActor, FakePeer
 from protocol import keys, proofs
 from protocol.httpsig import cavage
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import EVIL_HOST, FRIEND_HOST, PASSWORD, seed
 
 from nodes import FakeClock, Node, start_node
+from web_support import EVIL_HOST, FRIEND_HOST, PASSWORD, seed
 
 CHROMIUM = os.environ.get("KANTINE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"

@@ -14,10 +14,10 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from web_support import EVIL, PASSWORD, seed
 
 from node.content.event_docs import EventSpec, PlaceSpec
 from nodes import FakeClock, Node, start_node
+from web_support import EVIL, PASSWORD, seed
 
 CHROMIUM = os.environ.get("KANTINE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"

@@ -25,11 +25,11 @@ from typing import Any
 
 import aiohttp
 import msgspec
-from peers import FakeActor, FakePeer, Received
 
 from node import config
 from node.runtime import open_runtime
 from nodes import free_port
+from peers import FakeActor, FakePeer, Received
 from protocol import vocab
 
 NODE_START_TIMEOUT = 20.0

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers import FakeActor, FakePeer
 
 from node.clock import from_iso
 from nodes import (
@@ -33,6 +32,7 @@ from nodes import (
     start_node,
     wait_for,
 )
+from peers import FakeActor, FakePeer
 
 NODE_HOST = "127.0.0.40"
 

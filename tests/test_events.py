@@ -10,12 +10,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from eventkit import add_member, answers, api, follow_network, get_json, kept, participants, run_cli
-from peers import FakePeer
 
+from eventkit import add_member, answers, api, follow_network, get_json, kept, participants, run_cli
 from node.content.event_docs import EventSpec, SpecError, parse_place, rsvp_answer
 from node.storage import events as events_db
 from nodes import FakeClock, Node, start_node, wait_for
+from peers import FakePeer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "fixtures" / "mobilizon"
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"

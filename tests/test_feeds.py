@@ -14,13 +14,13 @@ import feedparser
 import icalendar
 import pytest
 import recurring_ical_events
-from web_support import EVIL, SCRIPT, csrf_of, inert_problems, seed, session, sign_in
 
 from node.clock import iso
 from node.content.event_docs import EventSpec, PlaceSpec
 from node.content.ingest import stored_from_document
 from node.storage import objects as objects_db
 from nodes import FakeClock, Node, start_node
+from web_support import EVIL, SCRIPT, csrf_of, inert_problems, seed, session, sign_in
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"

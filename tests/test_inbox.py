@@ -27,11 +27,11 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from peers import FakeActor, FakePeer
 
 from node import cli
 from node.appkeys import METRICS
 from nodes import Node, start_node, wait_for
+from peers import FakeActor, FakePeer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

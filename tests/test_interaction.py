@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from web_support import PASSWORD, csrf_of, session, sign_in
 
 from node.clock import iso
 from node.content.event_docs import EventSpec
@@ -21,6 +20,7 @@ from node.storage import follows as follows_db
 from node.storage import sessions as sessions_db
 from node.web.passwords import hash_password
 from nodes import Node, start_node, wait_for
+from web_support import PASSWORD, csrf_of, session, sign_in
 
 HTML = {"Accept": "text/html"}
 

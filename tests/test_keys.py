@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from assignments_support import api, partners
 
+from assignments_support import api, partners
 from node import cli
 from node.content.members.cards import NewMember
 from node.storage import actors as actors_db

@@ -18,13 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from peers import FakeActor, FakePeer
-from projects_support import add_member, api, state_of
-
 from node.clock import iso
 from node.content.publishing import ContentPublisher
 from node.storage import objects as objects_db
 from nodes import Node, start_node, wait_for
+from peers import FakeActor, FakePeer
+from projects_support import add_member, api, state_of
 from protocol import vocab
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "fixtures" / "mobilizon"

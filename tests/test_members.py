@@ -9,8 +9,6 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from peers import FakePeer
-from test_federation_nodes import _follow
 
 from node import cli
 from node.content.members import Service
@@ -18,6 +16,8 @@ from node.content.members.cards import CardChange, Link, NewMember
 from node.storage import members as members_db
 from node.storage import remote as remote_db
 from nodes import Node, start_node, wait_for
+from peers import FakePeer
+from test_federation_nodes import _follow
 
 # -- the CLI ---------------------------------------------------------------------------
 

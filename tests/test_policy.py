@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from peers import FakePeer
 
 from node import cli
 from node.clock import iso
@@ -24,6 +23,7 @@ from node.processor import Outcome
 from node.storage import hosts as hosts_db
 from node.storage import tokens as tokens_db
 from nodes import FakeClock, Node, publish_note, start_node, wait_for
+from peers import FakePeer
 
 
 def hostport(x: Node | FakePeer) -> str:

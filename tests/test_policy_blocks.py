@@ -10,11 +10,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from peers import FakePeer
-
 from node import cli
 from node.storage import remote as remote_db
 from nodes import FakeClock, Node, publish_note, start_node, wait_for
+from peers import FakePeer
 
 
 def host(peer: FakePeer) -> str:

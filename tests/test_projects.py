@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from projects_support import add_member, api, state_of
 
 from node import cli
 from node.content.projects import relay
@@ -19,6 +18,7 @@ from node.storage import objects as objects_db
 from node.storage import outbox as outbox_db
 from node.storage import projects as projects_db
 from nodes import Node, start_node, wait_for
+from projects_support import add_member, api, state_of
 
 
 async def _inbox_rows(node: Node, kind: str, containing: bytes) -> list[Any]:

@@ -23,10 +23,10 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from peers import FakeActor, FakePeer
 
 from node.http import FakeResolver, make_connector
 from nodes import Node, start_node_with
+from peers import FakeActor, FakePeer
 from protocol import httpsig, keys, proofs, vocab, wire
 from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 

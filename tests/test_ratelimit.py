@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from peers import FakeActor, FakePeer
 
 from node.appkeys import LIMITERS
 from node.ratelimit import RateLimiter, retry_after_header
 from nodes import start_node
+from peers import FakeActor, FakePeer
 
 # -- the bucket, pure ------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventkit import add_member, api, follow_network, run_cli
 
+from eventkit import add_member, api, follow_network, run_cli
 from node.content.event_docs import SpecError
 from node.content.series import expand, parse_rule
 from node.storage import events as events_db

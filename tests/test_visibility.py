@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import msgspec
 import pytest
-from assignments_support import add_member, api, inbox_count, partners, received
 
+from assignments_support import add_member, api, inbox_count, partners, received
 from node.fetcher import FetchError
 from node.storage import objects as objects_db
 from nodes import Node, start_node, wait_for

@@ -10,12 +10,12 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from web_support import EVIL, SCRIPT, csrf_of, inert_problems, seed, session, sign_in
 
 from node.content.event_docs import EventSpec, PlaceSpec
 from node.storage import events as events_db
 from node.web import i18n, meetup_strings
 from nodes import FakeClock, Node, start_node
+from web_support import EVIL, SCRIPT, csrf_of, inert_problems, seed, session, sign_in
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 AS = {"Accept": "application/activity+json"}

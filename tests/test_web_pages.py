@@ -7,6 +7,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from node import cli
+from node.web import i18n
+from node.web.negotiation import prefers_html_accept
+from node.web.sanitize import clean_html, safe_url, text
+from nodes import Node, start_node
 from web_support import (
     EVIL_HOST,
     PASSWORD,
@@ -16,12 +22,6 @@ from web_support import (
     session,
     sign_in,
 )
-
-from node import cli
-from node.web import i18n
-from node.web.negotiation import prefers_html_accept
-from node.web.sanitize import clean_html, safe_url, text
-from nodes import Node, start_node
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 HTML = {"Accept": BROWSER}

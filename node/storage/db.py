@@ -45,7 +45,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
     files = sorted(
-        (f for f in resources.files("node.storage.migrations").iterdir() if f.name.endswith(".sql")),
+        (
+            f
+            for f in resources.files("node.storage.migrations").iterdir()
+            if f.name.endswith(".sql")
+        ),
         key=lambda f: f.name,
     )
     for f in files:
