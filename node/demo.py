@@ -112,6 +112,7 @@ def register_cli(sub: Any) -> None:
 async def run_demo(args: argparse.Namespace) -> int:
     root = Path(args.data or "kantine-demo")
     host = args.host
+    stop = _stop_on_signals()
     nodes: list[tuple[DemoNetwork, web.AppRunner, Runtime]] = []
     try:
         for i, net in enumerate(NETWORKS):
@@ -143,7 +144,11 @@ async def run_demo(args: argparse.Namespace) -> int:
             await _seed(net, rt)
         await _project(nodes)
         _print_where(nodes)
-        await _wait(args.seconds)
+        if args.seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.seconds)
+        else:
+            await stop.wait()
     finally:
         for _, runner, _ in reversed(nodes):
             await runner.cleanup()
@@ -255,14 +260,11 @@ def _print_where(nodes: list[tuple[DemoNetwork, web.AppRunner, Runtime]]) -> Non
     )
 
 
-async def _wait(seconds: float) -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """SIGINT/SIGTERM at any moment end the demo cleanly (servers closed, databases flushed)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    if seconds > 0:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
-    else:
-        await stop.wait()
+    return stop
