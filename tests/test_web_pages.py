@@ -366,9 +366,11 @@ async def test_admin_area(node: Node) -> None:
         ) as resp:
             assert resp.status == 303
         row = await node.rt.db.fetchone(
-            "SELECT host FROM domain_blocks WHERE host = 'spam.example'"
+            "SELECT reason FROM domain_blocks WHERE host = 'spam.example'"
         )
-        assert row is not None
+        assert row["reason"] == "spam"
+        log = await node.rt.db.fetchone("SELECT count(*) AS n FROM moderation_log")
+        assert log["n"] >= 1  # the decision is in the moderation log
         async with client.post(node.url + "/admin/blocks", data=data | {"host": "a b"}) as resp:
             assert resp.status == 400
         async with client.post(

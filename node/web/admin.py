@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from protocol import validation
-
+from .. import moderation
 from ..api.auth import require_role
 from ..appkeys import CLOCK, DB, SETTINGS
 from ..clock import iso
@@ -50,10 +49,7 @@ async def handle_admin(request: web.Request) -> web.StreamResponse:
         "admin.html",
         requests=[{"actor": r.remote, "since": r.created_at} for r in requests],
         partners=sorted(partners),
-        blocks=[
-            {"host": h, "reason": "", "created_at": ""}
-            for h in sorted(await hosts_db.blocked_hosts(db))
-        ],
+        blocks=await hosts_db.block_rows(db),
         counts=await deliveries_db.counts(db),
         failures=await deliveries_db.listing(db, failed_only=True, limit=50),
         pending=[d for d in recent if d.state in ("queued", "inflight")][:50],
@@ -84,26 +80,25 @@ async def handle_follow_answer(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/blocks")
 @page
 async def handle_block(request: web.Request) -> web.StreamResponse:
-    """Block a domain (nothing in, nothing out; what is queued for it is cancelled) or lift it."""
-    await _admin(request)
+    """Block a domain (nothing in, nothing out; what is queued for it is cancelled) or lift it.
+
+    Both go through ``node.moderation``, which writes the decision to the moderation log.
+    """
+    me = await _admin(request)
     form = await checked_form(request)
-    host = str(form.get("host") or "").strip().lower().removeprefix("https://").rstrip("/")
-    if not host or len(host) > 255 or any(c.isspace() or c in "/@?#" for c in host):
-        raise PageError("error.bad_host", 400)
-    if host == validation.host_of(request.app[SETTINGS].base):
+    try:
+        host = moderation.normalize_host(str(form.get("host") or ""))
+    except moderation.ModerationError:
+        raise PageError("error.bad_host", 400) from None
+    if host == request.app[SETTINGS].host:
         raise PageError("error.own_host", 400)
     now = iso(request.app[CLOCK]())
     db = request.app[DB]
     if form.get("action") == "unblock":
-        await db.write(lambda c: hosts_db.unblock(c, host))
+        await moderation.unblock_host(db, host, by=me.username, now=now)
         return redirect("/admin", "unblocked")
     reason = str(form.get("reason") or "").strip()[:500]
-
-    def write(conn):  # type: ignore[no-untyped-def]
-        hosts_db.block(conn, host, reason, now)
-        return deliveries_db.cancel_for_host(conn, host, now)
-
-    await db.write(write)
+    await moderation.block_host(db, host, reason, by=me.username, now=now)
     return redirect("/admin", "blocked")
 
 
