@@ -84,6 +84,7 @@ async def seed(node: Node, *, hostile: bool = True) -> Seeded:
     await _member(node, "cleo", name="Cleo Secret", city="Kampen", skills=["hiddenskill"],
                   visibility="network")  # fmt: skip
     assignments = node.rt.services["assignments"]
+    tick = getattr(node.rt.clock, "advance", lambda minutes: None)  # a FakeClock: a stable order
     actors = {a.username: a for a in await node.rt.services["members"].members()}
     row = await assignments.create(
         actors["anna"],
@@ -92,6 +93,7 @@ async def seed(node: Node, *, hostile: bool = True) -> Seeded:
         "public",
     )  # fmt: skip
     out.public_id = row.id
+    tick(minutes=5)
     row = await assignments.create(
         actors["bob"],
         Draft(title="Kitchen cabinets", description="Oak.", skills=("furniture",),
@@ -99,6 +101,7 @@ async def seed(node: Node, *, hostile: bool = True) -> Seeded:
         "cooperative",
     )  # fmt: skip
     out.coop_id = row.id
+    tick(minutes=5)
     row = await assignments.create(
         actors["anna"],
         Draft(title="Members only sign painting", description="Secret.", skills=("signs",),
@@ -106,6 +109,7 @@ async def seed(node: Node, *, hostile: bool = True) -> Seeded:
         "network",
     )  # fmt: skip
     out.network_id = row.id
+    tick(minutes=5)
     if hostile:
         await _hostile_partner(node, out)
     else:
