@@ -7,8 +7,6 @@ Outside CI a machine without Chromium skips these; in CI (``CI`` set) they fail 
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,36 +14,12 @@ from typing import Any
 
 import pytest
 
+from browser_support import Browser, BrowserContext, Page, browser_fixture, shot  # noqa: F401 (fixture)
 from nodes import FakeClock, Node, start_node
 from web_support import EVIL_HOST, FRIEND_HOST, PASSWORD, seed
 
-CHROMIUM = os.environ.get("KANTINE_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-if not shutil.which(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
-
 #: A fixed time, so screenshots show the same dates on every run.
 START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        # a fresh profile per test (launch() makes a new --user-data-dir each time)
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def _node(tmp_path: Path, *, hostile: bool) -> Node:
@@ -68,8 +42,7 @@ async def _context(browser: Browser, **kw: Any) -> BrowserContext:
 
 
 async def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await shot(page, name)
 
 
 async def _sign_in(page: Page, node: Node, username: str) -> None:

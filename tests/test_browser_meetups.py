@@ -5,47 +5,19 @@ meetup and calendar pages go to docs/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import pytest
-
+from browser_support import Browser, Page, browser_fixture, shot  # noqa: F401 (fixture)
 from node.content.event_docs import EventSpec, PlaceSpec
 from nodes import FakeClock, Node, start_node
 from web_support import EVIL, PASSWORD, seed
 
-CHROMIUM = os.environ.get("KANTINE_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-if not shutil.which(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-
-from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
-
 #: A fixed time, so screenshots show the same dates on every run.
 START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 AMS = ZoneInfo("Europe/Amsterdam")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def _node(tmp_path: Path, *, hostile: bool) -> Node:
@@ -76,8 +48,7 @@ async def _node(tmp_path: Path, *, hostile: bool) -> Node:
 
 
 async def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await shot(page, name)
 
 
 async def test_member_rsvps_and_sees_places_change(browser: Browser, tmp_path: Path) -> None:
