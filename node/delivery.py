@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -73,6 +74,9 @@ class DeliveryWorker:
         self._rfc9421: dict[str, bool] = {}
         self._cavage_only: set[str] = set()
         self._runner: asyncio.Task[None] | None = None
+        # Outcomes are written in batches: one transaction for many finished deliveries.
+        self._pending_writes: list[Callable[[sqlite3.Connection], None]] = []
+        self._flusher: asyncio.Task[None] | None = None
         #: ``await may_deliver(host)``: False cancels what is queued for the host (policy).
         self.may_deliver: Callable[[str], Awaitable[bool]] | None = None
 
@@ -96,14 +100,19 @@ class DeliveryWorker:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._flush_now()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def idle(self) -> None:
-        """Wait until nothing is in flight (tests and benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until nothing is in flight and every outcome is written (tests, benchmarks)."""
+        while self._tasks or self._pending_writes or (self._flusher and not self._flusher.done()):
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            if self._flusher is not None and not self._flusher.done():
+                await asyncio.wait([self._flusher])
+            await self._flush_now()
 
     # -- the loop --------------------------------------------------------------
 
@@ -214,8 +223,16 @@ class DeliveryWorker:
             state = retry.on_success(state, now, self.policy)
         elif retry.is_host_failure(status):
             state = retry.on_failure(state, now, self.policy)
+        changed = state != self._hosts.get(row.host, retry.HostState())
         self._hosts[row.host] = state
-        await self._finish(row, outcome, status, error, host_state=state, recovered=recovered)
+        await self._finish(
+            row,
+            outcome,
+            status,
+            error,
+            host_state=state if changed or recovered else None,
+            recovered=recovered,
+        )
 
     async def _post(
         self, url: str, body: bytes, actor: LocalActor, scheme: str
@@ -273,7 +290,7 @@ class DeliveryWorker:
             if recovered:
                 q.requeue_host(conn, row.host, stamp)
 
-        await self.db.write(write)
+        self._queue_write(write)
         self.metrics.inc("kantine_deliveries_total", outcome=result)
         if result != "delivered":
             log.info(
@@ -284,6 +301,33 @@ class DeliveryWorker:
                 status,
                 error,
             )
+
+    def _queue_write(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        """Record an outcome; a flusher writes the queued outcomes together, at once.
+
+        Until its outcome is written a delivery stays ``inflight``: it is not claimed
+        again, and after a crash it is sent again (at least once).
+        """
+        self._pending_writes.append(write)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_now())
+
+    async def _flush_now(self) -> None:
+        while self._pending_writes:
+            batch, self._pending_writes = self._pending_writes, []
+
+            def write_all(conn: sqlite3.Connection, batch=batch) -> None:
+                for write in batch:  # one bad outcome must not lose the others
+                    conn.execute("SAVEPOINT outcome")
+                    try:
+                        write(conn)
+                    except sqlite3.Error:
+                        conn.execute("ROLLBACK TO outcome")
+                        log.exception("could not record a delivery outcome")
+                    finally:
+                        conn.execute("RELEASE outcome")
+
+            await self.db.write(write_all)
 
     async def host_seen(self, host: str) -> None:
         """Any activity received from a host clears its unavailability."""
