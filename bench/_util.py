@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -143,6 +144,13 @@ def init_node(data: Path, port: int, name: str = "Bench") -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    # The benches measure throughput from one generator host: the per-host and per-address
+    # inbox rate limits (a policy, measured by bench/abuse.py) are turned off here.
+    cfg = data / "config.toml"
+    text = cfg.read_text()
+    for key in ("inbox_per_host_per_minute", "inbox_per_ip_per_minute"):
+        text = re.sub(rf"^{key} = .*$", f"{key} = 0", text, flags=re.M)
+    cfg.write_text(text)
 
 
 def rss_kb(pid: int) -> int:

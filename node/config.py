@@ -36,7 +36,7 @@ class Limits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     fetch_max_redirects: int = 3
     min_rsa_bits: int = 2048
     page_size: int = 20
-    delivery_concurrency: int = 64
+    delivery_concurrency: int = 128
     delivery_per_host: int = 4
     key_cache_seconds: int = 86400
     date_skew_seconds: int = 3600
