@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
@@ -53,12 +54,27 @@ def _authority(host: str, port: int | None) -> str:
 
 def origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url``: lowercase, default port dropped."""
-    parts, host, port = _split(url)
-    return f"{parts.scheme.lower()}://{_authority(host, port)}"
+    if not isinstance(url, str):
+        raise RemoteProtocolError(f"not an IRI: {url!r}")
+    return _origin(url)
 
 
 def host_of(url: str) -> str:
     """The authority of ``url`` as Kantine counts hosts: lowercase host, non-default port kept."""
+    if not isinstance(url, str):
+        raise RemoteProtocolError(f"not an IRI: {url!r}")
+    return _host_of(url)
+
+
+# The same few actor IRIs are checked on every request: parse each once (errors are not cached).
+@lru_cache(maxsize=4096)
+def _origin(url: str) -> str:
+    parts, host, port = _split(url)
+    return f"{parts.scheme.lower()}://{_authority(host, port)}"
+
+
+@lru_cache(maxsize=4096)
+def _host_of(url: str) -> str:
     _, host, port = _split(url)
     return _authority(host, port)
 
