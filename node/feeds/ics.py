@@ -10,11 +10,14 @@ calendars take it off their plans.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import icalendar
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-
-import icalendar
 
 from .events import EventFacts
 
@@ -44,6 +47,8 @@ def status_of(facts: EventFacts) -> str:
 
 
 def _event(item: CalendarItem, now: datetime) -> icalendar.Event:
+    import icalendar  # imported when a calendar is asked for: it costs 3 MB of idle RSS
+
     f = item.facts
     ev = icalendar.Event()
     ev.add("uid", f.id)
@@ -90,6 +95,8 @@ def build_calendar(
     refresh: timedelta = timedelta(hours=1),
 ) -> bytes:
     """The ``VCALENDAR`` of ``items`` with a ``VTIMEZONE`` for every zone they use."""
+    import icalendar
+
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
