@@ -1,7 +1,7 @@
 """The admins' JSON API for federation policy: blocks, the allowlist, reports, the decision log.
 
 Every route needs a bearer token of a local actor with the ``admin`` role
-(docs/api-admin.md). Decisions go through ``node.moderation``, which records
+(docs/api.md ("Admin")). Decisions go through ``node.moderation``, which records
 them in the moderation log.
 """
 
