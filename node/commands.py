@@ -57,10 +57,14 @@ def print_table(rows: Iterable[dict[str, Any]], as_json: bool, columns: list[str
     if not rows:
         print("(none)")
         return
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row.get(column)
+        return "" if value is None else str(value)  # JSON keeps null; a table shows blank
+
+    widths = {c: max(len(c), *(len(cell(r, c)) for r in rows)) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns))
     for r in rows:
-        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+        print("  ".join(cell(r, c).ljust(widths[c]) for c in columns))
 
 
 # -- init and serve -------------------------------------------------------------
