@@ -9,6 +9,7 @@ fetched from such a host, and one incoming activity may cause at most
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -54,7 +55,7 @@ POLICY_TTL = 1.0
 
 
 class _PolicyCache:
-    __slots__ = ("actors", "allowed", "blocked", "generation", "loaded_at")
+    __slots__ = ("actors", "allowed", "blocked", "generation", "loaded_at", "loading")
 
     def __init__(self) -> None:
         self.blocked: frozenset[str] = frozenset()
@@ -62,22 +63,61 @@ class _PolicyCache:
         self.actors: frozenset[str] = frozenset()  # remote actors blocked node-wide
         self.generation: tuple[int, int] = (-1, -1)
         self.loaded_at = -POLICY_TTL
+        #: The reload under way (one at a time: every request that needs it waits for it).
+        self.loading: asyncio.Future[None] | None = None
 
 
 _caches: weakref.WeakKeyDictionary[Database, _PolicyCache] = weakref.WeakKeyDictionary()
 
 
 async def _policy(db: Database) -> _PolicyCache:
+    """The lists, never older than ``POLICY_TTL`` nor than this process's last change.
+
+    The inbox asks on every request. The lists are reloaded in the background once half
+    of ``POLICY_TTL`` has passed, while requests go on using the copy in hand; a request
+    waits only when the copy is too old (or stale after a change made here), and then
+    for the one reload under way rather than starting its own (reads queue behind the
+    processor's on the shared readers, and a burst of requests would each reload).
+    """
     cache = _caches.get(db)
     if cache is None:
         cache = _caches[db] = _PolicyCache()
-    now = time.monotonic()
+    while True:
+        generation = (hosts_db.policy_generation, moderation_db.generation)
+        age = time.monotonic() - cache.loaded_at
+        if cache.generation == generation and age <= POLICY_TTL:
+            if age > POLICY_TTL / 2 and cache.loading is None:
+                _start_reload(db, cache)
+            return cache
+        loading = cache.loading
+        if loading is None or loading.done():
+            loading = _start_reload(db, cache)
+        await asyncio.shield(loading)
+
+
+def _start_reload(db: Database, cache: _PolicyCache) -> asyncio.Future[None]:
+    loading = asyncio.ensure_future(_reload(db, cache))
+    cache.loading = loading
+
+    def done(fut: asyncio.Future[None]) -> None:
+        if cache.loading is fut:
+            cache.loading = None
+        if not fut.cancelled():
+            fut.exception()  # retrieved here; the waiters see it too
+
+    loading.add_done_callback(done)
+    return loading
+
+
+async def _reload(db: Database, cache: _PolicyCache) -> None:
+    # Generation and time are taken before the reads: a change made while they run
+    # leaves the copy stale, and the next request reloads again.
     generation = (hosts_db.policy_generation, moderation_db.generation)
-    if cache.generation != generation or now - cache.loaded_at > POLICY_TTL:
-        cache.blocked, cache.allowed = await hosts_db.policy_sets(db)
-        cache.actors = await moderation_db.blocked_actors(db)
-        cache.generation, cache.loaded_at = generation, now
-    return cache
+    started = time.monotonic()
+    blocked, allowed = await hosts_db.policy_sets(db)
+    actors = await moderation_db.blocked_actors(db)
+    cache.blocked, cache.allowed, cache.actors = blocked, allowed, actors
+    cache.generation, cache.loaded_at = generation, started
 
 
 def _refusal(cache: _PolicyCache, settings: Settings, host: str) -> str | None:
