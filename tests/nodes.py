@@ -136,52 +136,11 @@ async def start_node(
     port: int | None = None,
     clock: Clock | None = None,
     workers: bool = True,
-    **overrides: Any,
-) -> Node:
-    """Init (if needed) and start a node serving ``http://host:port``."""
-    port = port or free_port(host)
-    data = tmp_path / name
-    if not (data / config.CONFIG_NAME).exists():
-        rc = commands.init(
-            _Args(
-                data=str(data),
-                url=f"http://{host}:{port}",
-                name=name,
-                slug=None,
-                timezone="Europe/Amsterdam",
-                dev=True,
-            )
-        )
-        assert rc == 0
-    settings = config.load(data)
-    if overrides:
-        limits = overrides.pop("limits", None)
-        settings = msgspec.structs.replace(settings, **overrides)
-        if limits:
-            settings = msgspec.structs.replace(
-                settings, limits=msgspec.structs.replace(settings.limits, **limits)
-            )
-    app = create_app(settings, clock=clock, workers=workers)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    return Node(name, data, settings, app, runner, host, port)
-
-
-async def start_node_with(
-    tmp_path: Path,
-    name: str,
-    *,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    clock: Clock | None = None,
-    workers: bool = True,
     connector: aiohttp.BaseConnector | None = None,
     resolver: aiohttp.abc.AbstractResolver | None = None,
     **overrides: Any,
 ) -> Node:
-    """``start_node`` with the app's outgoing network chosen by the test.
+    """Init (if needed) and start a node serving ``http://host:port``.
 
     ``connector`` (e.g. ``node.http.make_connector(allow_private=False, is_allowed=...)``,
     built inside the running loop) or ``resolver`` (with the node's own connector, which
@@ -215,6 +174,10 @@ async def start_node_with(
     site = web.TCPSite(runner, host, port)
     await site.start()
     return Node(name, data, settings, app, runner, host, port)
+
+
+#: The older name, kept for the tests that use it.
+start_node_with = start_node
 
 
 async def restart_node(node: Node, *, clock: Clock | None = None, **overrides: Any) -> Node:
