@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple, TypeAlias
 from urllib.parse import SplitResult, unquote_to_bytes, urlsplit
 
@@ -56,6 +58,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._")
 _OBS_FOLD = re.compile(r"\r?\n[ \t]+")
 _FIELD_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
+# RFC 8941: a key, a string's characters, an integer's range.
+_SF_KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*\Z")
+_SF_STRING = re.compile(r"[\x20-\x7e]*\Z")
+_SF_INT_MAX = 999_999_999_999_999
 # Fields whose structured type (RFC 8941) we know, for the ";sf" parameter.
 _SF_LISTS = frozenset({"accept-ch", "cache-status", "proxy-status"})
 _SF_DICTS = frozenset(
@@ -95,7 +101,7 @@ class ParsedSignature:
     @property
     def component_names(self) -> tuple[str, ...]:
         """Bare component names (``"@method"``, ``"content-digest"``), without parameters."""
-        return tuple(str(_component_item(c).value) for c in self.components)
+        return tuple(_component(c).name for c in self.components)
 
     @property
     def key_id(self) -> str | None:
@@ -170,6 +176,22 @@ def _component_item(identifier: str) -> Item:
     return item
 
 
+class _Component(NamedTuple):
+    """A component identifier, read once: its name, its RFC 8941 form, its parameters."""
+
+    name: str
+    ident: str
+    params: tuple[tuple[str, object], ...]
+
+
+@lru_cache(maxsize=512)
+def _component(identifier: str) -> _Component:
+    """``_component_item`` as an immutable value, cached: the same few identifiers are
+    signed and verified on every request, and parsing them is most of the base's cost."""
+    item = _component_item(identifier)
+    return _Component(str(item.value), str(item), tuple(item.params.items()))
+
+
 # --- the signature base ----------------------------------------------------------------------
 
 
@@ -215,37 +237,51 @@ def signature_base(
     remote = isinstance(signed, ParsedSignature)
     try:
         if isinstance(signed, ParsedSignature):
-            items = [_component_item(c) for c in signed.components]
+            items = [_component(c) for c in signed.components]
             return _base(method, url, headers, items, signed.signature_params, status, request)
-        items = [_component_item(c) for c in signed]
+        items = [_component(c) for c in signed]
         inner = _signature_params(items, params or {})
         return _base(method, url, headers, items, inner, status, request)
     except _ComponentError as exc:
         raise (SignatureError if remote else LocalProtocolError)(str(exc)) from exc
 
 
-def _signature_params(items: list[Item], params: Mapping[str, int | str]) -> str:
-    inner = InnerList()
-    for item in items:
-        inner.append(item)
+def _signature_params(items: list[_Component], params: Mapping[str, int | str]) -> str:
     ordered = [k for k in _PARAM_ORDER if k in params] + [
         k for k in params if k not in _PARAM_ORDER
     ]
+    out = ["(", " ".join(item.ident for item in items), ")"]
     for name in ordered:
-        if not _param_ok(name, params[name]):
+        value = params[name]
+        if not _param_ok(name, value):
             raise _ComponentError(f"signature parameter {name} has the wrong type")
-        inner.params[name] = params[name]
+        if not _SF_KEY.match(name):
+            raise _ComponentError(f"unserialisable signature parameter name {name!r}")
+        out += (";", name, "=", _sf_bare(value))
+    return "".join(out)
+
+
+def _sf_bare(value: object) -> str:
+    """An RFC 8941 bare item: integers and strings here, anything else through http_sfv."""
+    if type(value) is int:
+        if not -_SF_INT_MAX <= value <= _SF_INT_MAX:
+            raise _ComponentError(f"integer parameter out of range: {value}")
+        return str(value)
+    if type(value) is str:
+        if not _SF_STRING.match(value):
+            raise _ComponentError(f"unserialisable string parameter {value!r}")
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     try:
-        return str(inner)
+        return str(Item(value))
     except ValueError as exc:
-        raise _ComponentError(f"unserialisable signature parameters: {exc}") from exc
+        raise _ComponentError(f"unserialisable signature parameter: {exc}") from exc
 
 
 def _base(
     method: str | None,
     url: str | None,
     headers: Headers,
-    items: list[Item],
+    items: list[_Component],
     signature_params: str,
     status: int | None,
     request: Request | None,
@@ -254,16 +290,14 @@ def _base(
     req: _Message | None = None
     lines = []
     seen = set()
-    for item in items:
-        name = str(item.value)  # a string: _component_item checked it
-        ident = str(item)
-        identity = (name, frozenset((k, str(v)) for k, v in item.params.items()))
+    for name, ident, item_params in items:
+        identity = (name, frozenset((k, str(v)) for k, v in item_params))
         if identity in seen:
             raise _ComponentError(f"component listed twice: {ident}")
         seen.add(identity)
         if name == "@signature-params" or name != name.lower() or not name:
             raise _ComponentError(f"invalid component name: {ident}")
-        params = dict(item.params)
+        params = dict(item_params)
         target = msg
         if "req" in params:
             if params.pop("req") is not True or status is None:
@@ -601,11 +635,8 @@ def _sign(
         method, url, message.headers, components, params=present, status=status, request=request
     )
     signature = _sign_bytes(alg, key, base.encode("ascii"))
+    if not _SF_KEY.match(label):
+        raise LocalProtocolError(f"invalid signature label {label!r}")
     inner = base.rpartition('"@signature-params": ')[2]
-    try:
-        sig_input, sig_value = Dictionary(), Dictionary()
-        sig_input.parse(f"{label}={inner}".encode("ascii"))
-        sig_value[label] = signature
-        return {"Signature-Input": str(sig_input), "Signature": str(sig_value)}
-    except (ValueError, UnicodeError) as exc:
-        raise LocalProtocolError(f"invalid signature label {label!r}") from exc
+    value = base64.b64encode(signature).decode("ascii")
+    return {"Signature-Input": f"{label}={inner}", "Signature": f"{label}=:{value}:"}
