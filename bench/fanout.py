@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,20 @@ def rsa_ceiling(seconds: float = 2.0) -> float:
         key.sign(text + str(n).encode(), padding.PKCS1v15(), hashes.SHA256())
         n += 1
     return n / (time.perf_counter() - started)
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(event-loop thread, whole process) CPU seconds of ``pid`` so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read(path: str) -> float:
+        try:
+            fields = Path(path).read_text().rpartition(")")[2].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    return read(f"/proc/{pid}/task/{pid}/stat"), read(f"/proc/{pid}/stat")
 
 
 def setup_followers(
@@ -137,6 +152,7 @@ def run_phase(
                 ]
             )
             time.sleep(1.0)
+        cpu0 = cpu_seconds(node.pid)
         node.stdin.write("publish\n")
         node.stdin.flush()
         _, t0, queued = node.stdout.readline().split()
@@ -150,6 +166,7 @@ def run_phase(
             time.sleep(0.05)
         time.sleep(0.3)  # anything beyond the expected count would show up now
         stats = U.http_json(f"http://{U.HOST}:{control}/stats")
+        cpu1 = cpu_seconds(node.pid)
         node.stdin.write("quit\n")
         node.stdin.flush()
         node.wait(15)
@@ -166,6 +183,8 @@ def run_phase(
         "rate": stats.get("posts", 0) / elapsed if elapsed > 0 else 0.0,
         "first": stats["first"] - t0_f if stats.get("first") else float("nan"),
         "log": log.name,
+        "loop_cpu": cpu1[0] - cpu0[0],
+        "node_cpu": cpu1[1] - cpu0[1],
     }
 
 
@@ -197,6 +216,11 @@ def main() -> None:
         report.figure(
             f"{name}: publication -> last 2xx",
             f"{r['elapsed']:.3f} s (first after {r['first'] * 1000:.0f} ms): {r['rate']:,.0f} deliveries/s",
+        )
+        n = max(r["posts"], 1)
+        report.figure(
+            f"{name}: node CPU per POST (event-loop thread / process)",
+            f"{r['loop_cpu'] * 1e6 / n:,.0f} / {r['node_cpu'] * 1e6 / n:,.0f} us",
         )
 
     cav = run_phase("cavage", tmp, ports, args.followers, control, shared=False, rfc9421=False)

@@ -208,6 +208,7 @@ def main() -> None:
                 "-d",
                 str(args.duration),
                 "--threads",
+                *os.environ.get("KANTINE_PYSPY_ARGS", "").split(),  # e.g. --gil
             ]
         )
     res = run_wrk(

@@ -17,7 +17,7 @@ def system_clock() -> datetime:
 
 def iso(dt: datetime) -> str:
     """UTC, fixed width, so that stored timestamps compare as strings."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_iso(text: str) -> datetime:

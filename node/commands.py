@@ -57,6 +57,7 @@ def print_table(rows: Iterable[dict[str, Any]], as_json: bool, columns: list[str
     if not rows:
         print("(none)")
         return
+
     def cell(row: dict[str, Any], column: str) -> str:
         value = row.get(column)
         return "" if value is None else str(value)  # JSON keeps null; a table shows blank

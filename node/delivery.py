@@ -17,6 +17,7 @@ from protocol import vocab
 
 from . import retry
 from .clock import Clock, iso
+from .delivery_http import DeliveryClient
 from .metrics import Metrics
 from .signing import Signer
 from .storage import actors as actors_db
@@ -31,6 +32,7 @@ __all__ = ["DeliveryWorker"]
 
 log = logging.getLogger("kantine.delivery")
 
+# The lean client's errors (DeliveryHTTPError, UnsafeAddressError) are OSErrors too.
 _NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -47,6 +49,7 @@ class DeliveryWorker:
         db: Database,
         session: aiohttp.ClientSession,
         signer: Signer,
+        client: DeliveryClient | None = None,
         clock: Clock,
         metrics: Metrics,
         concurrency: int = 64,
@@ -58,6 +61,10 @@ class DeliveryWorker:
         user_agent: str = "Kantine/0.1",
     ) -> None:
         self.db, self.session, self.signer, self.clock = db, session, signer, clock
+        #: the lean POST client (same address rules as the session's connector), or None
+        self.client = client
+        if client is not None:
+            client.timeout = timeout
         self.metrics = metrics
         self.concurrency, self.per_host = concurrency, per_host
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -242,6 +249,12 @@ class DeliveryWorker:
             actor, "POST", url, headers, body, now=self.clock(), scheme=scheme
         )
         headers |= signed
+        if self.client is not None:
+            try:
+                status, retry_after = await self.client.post(url, body, headers)
+            except _NETWORK_ERRORS as exc:
+                return None, None, f"{type(exc).__name__}: {exc}"[:300]
+            return status, retry_after, None
         try:
             async with self.session.post(
                 url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
@@ -328,6 +341,11 @@ class DeliveryWorker:
                         conn.execute("RELEASE outcome")
 
             await self.db.write(write_all)
+
+    def host_needs_clearing(self, host: str) -> bool:
+        """Whether ``host_seen`` would change anything (the inbox asks on every request)."""
+        state = self._hosts.get(host)
+        return state is not None and state != retry.HostState()
 
     async def host_seen(self, host: str) -> None:
         """Any activity received from a host clears its unavailability."""

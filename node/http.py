@@ -289,15 +289,24 @@ def make_connector(
     :class:`aiohttp.TCPConnector`.
     """
     inner = resolver if resolver is not None else aiohttp.ThreadedResolver()
+    connector: aiohttp.TCPConnector
     if allow_private:
-        return aiohttp.TCPConnector(
+        connector = aiohttp.TCPConnector(
             resolver=inner, limit=limit, limit_per_host=limit_per_host, **kwargs
         )
-    predicate = is_allowed if is_allowed is not None else is_public_address
-    return aiohttp.TCPConnector(
-        resolver=SafeResolver(inner, is_allowed=predicate),
-        socket_factory=_guarded_socket_factory(predicate),
-        limit=limit,
-        limit_per_host=limit_per_host,
-        **kwargs,
-    )
+    else:
+        predicate = is_allowed if is_allowed is not None else is_public_address
+        connector = aiohttp.TCPConnector(
+            resolver=SafeResolver(inner, is_allowed=predicate),
+            socket_factory=_guarded_socket_factory(predicate),
+            limit=limit,
+            limit_per_host=limit_per_host,
+            **kwargs,
+        )
+    # The same rules, for clients that connect on their own (node.delivery_http).
+    connector.kantine_guard = {  # type: ignore[attr-defined]
+        "allow_private": allow_private,
+        "resolver": inner,
+        "is_allowed": is_allowed,
+    }
+    return connector

@@ -16,6 +16,7 @@ import logging
 import time
 import weakref
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -170,6 +171,7 @@ async def refusal(db: Database, settings: Settings, actor: str) -> str | None:
     return _refusal(cache, settings, _host(actor))
 
 
+@lru_cache(maxsize=4096)  # the same few actors on every request
 def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
 

@@ -17,6 +17,7 @@ import aiohttp
 from .clock import Clock, system_clock
 from .config import Settings
 from .delivery import DeliveryWorker
+from .delivery_http import DeliveryClient
 from .federation import Federation
 from .fetcher import Fetcher
 from .follows import FollowService
@@ -101,6 +102,7 @@ async def open_runtime(
                 limit_per_host=limits.delivery_per_host + 4,
             )
         session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+        client: DeliveryClient | None = None
         try:
             signer = Signer(urls, executor)
             fed = Federation(
@@ -117,9 +119,13 @@ async def open_runtime(
                 guard=FetchGuard(db, settings),
             )
             follows = FollowService(fed)
+            # Deliveries go out through the lean client when the connector's rules are
+            # known (make_connector); through the session otherwise.
+            client = DeliveryClient.like(connector, idle_per_host=limits.delivery_per_host)
             delivery = DeliveryWorker(
                 db=db,
                 session=session,
+                client=client,
                 signer=signer,
                 clock=clock,
                 metrics=metrics,
@@ -167,6 +173,8 @@ async def open_runtime(
                     await processor.stop()
                     await delivery.stop()
         finally:
+            if client is not None:
+                await client.close()
             await session.close()
     finally:
         await db.close()

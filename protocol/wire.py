@@ -322,6 +322,8 @@ S = TypeVar("S", bound=_Lenient)
 
 def check_depth(body: bytes, max_depth: int = MAX_DEPTH) -> None:
     """Refuse JSON nested deeper than ``max_depth`` (scanned before decoding, strings skipped)."""
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return  # not even that many brackets anywhere, strings included
     structure = _STRING.sub(b"", body)
     if structure.count(b"[") + structure.count(b"{") <= max_depth:
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from aiohttp import web
 
 from protocol import httpsig, validation, vocab, wire
@@ -93,8 +94,13 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     actor_id = wire.first_id(activity.actor)
     if actor_id is None:
         raise RemoteProtocolError("activity has no actor")
-    document = wire.parse_json(body, max_depth=limits.max_json_depth)  # as parse_activity
-    check_strings(document, limits.max_string_length)
+    # The whole body must be JSON we can store and process (a number out of range in a
+    # field the activity's model skips, too).
+    document = wire.parse_json(body, max_depth=limits.max_json_depth)
+    # A decoded string has at most as many characters as its bytes in the body: a body
+    # within the string limit needs no look at its strings.
+    if len(body) > limits.max_string_length:
+        check_strings(document, limits.max_string_length)
     host = validation.host_of(actor_id)
     # Blocked actors, blocked hosts and (allowlist mode) unlisted ones, before any key is fetched.
     await check_actor_allowed(db, settings, actor_id, signed.key_id.split("#", 1)[0])
@@ -128,8 +134,17 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     app[METRICS].inc("kantine_inbox_accepted_total", duplicate="no" if fresh else "yes")
     if fresh:
         app[PROCESSOR].wake()
-    await app[DELIVERY].host_seen(host)
-    return web.json_response({"accepted": activity.id}, status=202)
+    delivery = app[DELIVERY]
+    if delivery.host_needs_clearing(host):
+        await delivery.host_seen(host)
+    return web.Response(
+        body=_ACCEPTED.encode({"accepted": activity.id}),
+        status=202,
+        content_type="application/json",
+    )
+
+
+_ACCEPTED = msgspec.json.Encoder()
 
 
 def _reason_label(exc: RemoteProtocolError) -> str:

@@ -25,13 +25,19 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _State:
     method: str
     url: str
     headers: Headers
     body: bytes | None
     parsed: cavage.CavageSignature | rfc9421.ParsedSignature
+    #: (now, policy) of the last ``check_signature`` that passed: verifying at the same
+    #: moment under the same policy need not check coverage, window and digest again.
+    checked: tuple[datetime, VerifyPolicy] | None = None
+
+    def was_checked(self, now: datetime, policy: VerifyPolicy) -> bool:
+        return self.checked is not None and self.checked[0] == now and self.checked[1] is policy
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,13 @@ def check_signature(
     Lets a caller refuse a stale or under-signed request before fetching the key.
     """
     state = req._state
+    if state.was_checked(now, policy):
+        return
+    _check(req, state, now, policy)
+    state.checked = (now, policy)
+
+
+def _check(req: SignedRequest, state: _State, now: datetime, policy: VerifyPolicy) -> None:
     if isinstance(state.parsed, cavage.CavageSignature):
         cavage.check_request(
             state.parsed,
@@ -175,6 +188,7 @@ def verify_signature(
             public_key=public_key,
             now=now,
             policy=policy,
+            checked=state.was_checked(now, policy),
         )
     check_signature(req, now=now, policy=policy)
     if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size < policy.min_rsa_bits:

@@ -23,35 +23,40 @@ HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 class Headers:
     """An immutable, case-insensitive, multi-valued view of request headers."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_index", "_items")
 
     def __init__(self, headers: HeadersLike | Headers) -> None:
         if isinstance(headers, Headers):
             self._items: tuple[tuple[str, str], ...] = headers._items
+            self._index: dict[str, list[str]] = headers._index
             return
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         items = []
+        index: dict[str, list[str]] = {}
         for pair in pairs:
             name, value = pair
             if not isinstance(name, str) or not isinstance(value, str):
                 raise LocalProtocolError("header names and values must be str")
             items.append((name, value))
+            index.setdefault(name.lower(), []).append(value)
         self._items = tuple(items)
+        self._index = index  # lower-cased name -> values in message order (never mutated)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header, in message order."""
-        wanted = name.lower()
-        return [value for key, value in self._items if key.lower() == wanted]
+        return list(self._index.get(name.lower(), ()))
 
     def get(self, name: str) -> str | None:
         """A header's value; several instances are joined with ``", "`` (RFC 9110 5.3)."""
-        values = self.get_all(name)
+        values = self._index.get(name.lower())
         if not values:
             return None
+        if len(values) == 1:
+            return values[0].strip()
         return ", ".join(value.strip() for value in values)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and bool(self.get_all(name))
+        return isinstance(name, str) and name.lower() in self._index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)

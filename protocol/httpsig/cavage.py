@@ -130,10 +130,31 @@ def parse_signature_header(value: str) -> CavageSignature:
     )
 
 
+# One parameter with a plain value (a token, or a quoted string without escapes or
+# control characters) and what follows it: the common case, read by one match.
+_PLAIN_PARAM = re.compile(
+    r"""([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=[ \t]*"""
+    r"""(?:"([^"\\\x00-\x08\x0a-\x1f]*)"|([!#$%&'*+\-.^_`|~0-9A-Za-z]+))"""
+    r"""[ \t]*(?:,[ \t]*|\Z)"""
+)
+
+
 def _parse_params(text: str) -> dict[str, tuple[str, bool]]:
     """Parse ``name=value`` pairs separated by commas; value is (text, was_quoted)."""
     params: dict[str, tuple[str, bool]] = {}
     pos = 0
+    end = len(text)
+    while True:
+        plain = _PLAIN_PARAM.match(text, pos)
+        if plain is None or (plain.end() == end and text.endswith(",")):
+            break  # anything else (escapes, a malformed list): the exact reader below
+        name, quoted_value, token = plain.groups()
+        if name in params:
+            raise SignatureError(f"malformed Signature header: {name} is repeated")
+        params[name] = (token, False) if quoted_value is None else (quoted_value, True)
+        pos = plain.end()
+        if pos == end:
+            return params
     while True:
         match = _TOKEN.match(text, pos)
         if match is None:
@@ -372,10 +393,15 @@ def verify_request(
     public_key: PublicKey,
     now: datetime,
     policy: VerifyPolicy = MASTODON_POLICY,
+    checked: bool = False,
 ) -> str:
-    """Verify a draft-cavage signature under ``policy``; return its keyId or raise."""
+    """Verify a draft-cavage signature under ``policy``; return its keyId or raise.
+
+    ``checked``: ``check_request`` already passed for this request, ``now`` and ``policy``.
+    """
     view = Headers(headers)
-    check_request(sig, method=method, headers=view, body=body, now=now, policy=policy)
+    if not checked:
+        check_request(sig, method=method, headers=view, body=body, now=now, policy=policy)
     _, _, target, path = split_url(url)
     targets = [target]
     if policy.query_fallback and target != path and "(request-target)" in sig.headers:
