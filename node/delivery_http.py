@@ -178,7 +178,7 @@ class _Conn(asyncio.Protocol):
         status = int(parts[1])
         if status < 100:
             raise DeliveryHTTPError(f"bad status {status}")
-        if False:
+        if 100 <= status < 200 and status != 101:
             return False
         keep = parts[0] == b"HTTP/1.1"
         length: int | None = None
@@ -464,8 +464,8 @@ class DeliveryClient:
                 if ip is None or not self._predicate(ip):
                     last = UnsafeAddressError(host, [address], _describe(ip, self._predicate))
                     continue
-                # Connect to the address as checked: sock_connect would resolve anything
-                # else (a name, "127.1") through getaddrinfo, behind the check.
+                # Connect to exactly the checked address, in canonical form (sock_connect
+                # hands any other spelling to getaddrinfo, behind this check).
                 address = str(ip)
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
