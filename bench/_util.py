@@ -111,6 +111,11 @@ def http_json(url: str, *, method: str = "GET", timeout: float = 5.0) -> Any:
         return json.loads(resp.read())
 
 
+def http_text(url: str, *, timeout: float = 5.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
 def wait_http(url: str, timeout: float = 10.0, interval: float = 0.005) -> float:
     """Poll until ``url`` answers 200; return the monotonic time it did."""
     deadline = time.monotonic() + timeout

@@ -148,6 +148,29 @@ def run_wrk(url: str, script_args: list[str], duration: int, connections: int) -
     raise RuntimeError(f"wrk gave no result:\n{out}")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of each thread of ``pid``, by thread name (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = "MainThread" if task.name == str(pid) else (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def db_counters(port: int) -> tuple[float, float]:
+    """(commits, writes) from the node's /metrics."""
+    text = U.http_text(f"http://{U.HOST}:{port}/metrics")
+    values = dict(
+        line.split(" ", 1) for line in text.splitlines() if line.startswith("kantine_db_")
+    )
+    return float(values["kantine_db_commits_total"]), float(values["kantine_db_writes_total"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=16000, help="pre-signed activities")
@@ -211,9 +234,11 @@ def main() -> None:
                 *os.environ.get("KANTINE_PYSPY_ARGS", "").split(),  # e.g. --gil
             ]
         )
+    cpu0, db0 = thread_cpu(node.pid), db_counters(node_port)
     res = run_wrk(
         f"http://{U.HOST}:{node_port}/inbox", [str(bodies), "once"], args.duration, args.connections
     )
+    cpu1, db1 = thread_cpu(node.pid), db_counters(node_port)
     if spy is not None:
         spy.wait(30)
         report.figure("profile", str(tmp / "node.spy"))
@@ -252,6 +277,16 @@ def main() -> None:
         f"(socket errors: {res['connect_errors'] + res['read_errors'] + res['write_errors'] + res['timeouts']})",
     )
     report.figure("node: accepted/s", f"{res['rate']:,.0f}")
+    per = 1e6 / max(res["ok"], 1)
+    used = {name: cpu1.get(name, 0.0) - cpu0.get(name, 0.0) for name in cpu1}
+    main_thread = used.pop("MainThread", 0.0)
+    writer = used.pop("kantine-db-writ", 0.0)  # comm is cut at 15 characters
+    report.figure(
+        "node: CPU per 202 (event loop / db writer / rest)",
+        f"{main_thread * per:,.0f} / {writer * per:,.0f} / {sum(used.values()) * per:,.0f} us",
+    )
+    commits = db1[0] - db0[0]
+    report.figure("node: writes per commit", f"{(db1[1] - db0[1]) / max(commits, 1):.1f}")
     report.figure("node: latency", lat(res))
     report.figure("node: rows on disk / processed at end", f"{stored} / {processed}")
     report.figure(

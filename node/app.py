@@ -22,6 +22,7 @@ from .metrics import Metrics
 from .middlewares import error_middleware, request_id_middleware
 from .routes import actors, admin, inbox, objects, ops, wellknown
 from .runtime import Runtime, open_runtime
+from .storage.inbox import InboxWriter
 from .urls import Urls
 from .web import setup_web
 
@@ -73,6 +74,7 @@ def create_app(
             app[K.FEDERATION] = rt.federation
             app[K.DELIVERY] = rt.delivery
             app[K.PROCESSOR] = rt.processor
+            app[K.INBOX_WRITER] = InboxWriter(rt.db)
             yield
 
     app.cleanup_ctx.append(runtime_ctx)

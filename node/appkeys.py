@@ -23,6 +23,7 @@ __all__ = [
     "DELIVERY",
     "FEDERATION",
     "FETCHER",
+    "INBOX_WRITER",
     "JINJA",
     "LIMITERS",
     "METRICS",
@@ -42,6 +43,7 @@ FETCHER = web.AppKey("fetcher", "Fetcher")
 FEDERATION = web.AppKey("federation", "Federation")
 DELIVERY = web.AppKey("delivery", "DeliveryWorker")
 PROCESSOR = web.AppKey("processor", "Processor")
+INBOX_WRITER = web.AppKey("inbox_writer", "InboxWriter")  # node.storage.inbox
 JINJA = web.AppKey("jinja", "jinja2.Environment")  # the web pages' templates (node.web)
 LIMITERS = web.AppKey("limiters", "Limiters")  # node.guards.Limiters
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -17,6 +17,8 @@ _HELP = {
     "kantine_deliveries_total": "Delivery attempts, by outcome",
     "kantine_delivery_queue": "Deliveries in the queue, by state",
     "kantine_inbox_queue": "Stored inbox activities, by state",
+    "kantine_db_commits_total": "Write transactions committed (group commit: many writes each)",
+    "kantine_db_writes_total": "Writes committed",
 }
 
 
@@ -28,6 +30,7 @@ class Metrics:
             lambda: defaultdict(float)
         )
         self._gauges: dict[str, Gauge] = {}
+        self._read_counters: dict[str, Callable[[], float]] = {}
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         self._counters[name][tuple(sorted(labels.items()))] += amount
@@ -38,11 +41,18 @@ class Metrics:
     def gauge(self, name: str, read: Gauge) -> None:
         self._gauges[name] = read
 
+    def counter_from(self, name: str, read: Callable[[], float]) -> None:
+        """A counter kept elsewhere (e.g. by the database), read when scraped."""
+        self._read_counters[name] = read
+
     async def render(self) -> str:
         lines: list[str] = []
         for name, series in sorted(self._counters.items()):
             lines += [f"# HELP {name} {_HELP.get(name, name)}", f"# TYPE {name} counter"]
             lines += [f"{name}{_labels(k)} {v:g}" for k, v in sorted(series.items())]
+        for name, read_counter in sorted(self._read_counters.items()):
+            lines += [f"# HELP {name} {_HELP.get(name, name)}", f"# TYPE {name} counter"]
+            lines.append(f"{name} {read_counter():g}")
         for name, read in sorted(self._gauges.items()):
             lines += [f"# HELP {name} {_HELP.get(name, name)}", f"# TYPE {name} gauge"]
             lines += [f"{name}{_labels(k)} {v:g}" for k, v in sorted((await read()).items())]

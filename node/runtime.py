@@ -140,6 +140,8 @@ async def open_runtime(
             fed.on_publish.append(delivery.wake)
             metrics.gauge("kantine_delivery_queue", lambda: _labelled(q.counts(db)))
             metrics.gauge("kantine_inbox_queue", lambda: _labelled(inbox_db.count_by_state(db)))
+            metrics.counter_from("kantine_db_commits_total", lambda: db.commits)
+            metrics.counter_from("kantine_db_writes_total", lambda: db.writes)
             rt = Runtime(
                 settings=settings,
                 urls=urls,

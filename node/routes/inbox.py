@@ -15,6 +15,7 @@ from ..appkeys import (
     DB,
     DELIVERY,
     FEDERATION,
+    INBOX_WRITER,
     LIMITERS,
     METRICS,
     PROCESSOR,
@@ -130,7 +131,7 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
         received_at=iso(app[CLOCK]()),
         raw=body,
     )
-    fresh = await db.write(lambda conn: inbox_db.store(conn, item))
+    fresh = await app[INBOX_WRITER].store(item)
     app[METRICS].inc("kantine_inbox_accepted_total", duplicate="no" if fresh else "yes")
     if fresh:
         app[PROCESSOR].wake()

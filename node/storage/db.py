@@ -8,12 +8,15 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+
+from . import changes
 
 __all__ = ["Database", "WriteFn", "connect_sync", "migrate"]
 
@@ -23,6 +26,7 @@ WriteFn = Callable[[sqlite3.Connection], T]
 
 BUSY_TIMEOUT_MS = 10_000
 _MAX_BATCH = 512
+_COMMIT_DELAY = 0.001  # seconds a write waits for company under load (commit_delay)
 
 
 def _pragmas(conn: sqlite3.Connection, *, synchronous: str = "FULL") -> None:
@@ -164,10 +168,15 @@ class Database:
 
     def _writer_loop(self, conn: sqlite3.Connection) -> None:
         stop = False
+        busy = False  # the last transaction had company: writes are arriving together
         while not stop:
             job = self._jobs.get()
             if job is None:
                 break
+            if busy and self._jobs.empty():
+                # Under load, wait a moment for the writes right behind this one: one commit
+                # (one fsync, one wake-up of the event loop) then serves them all.
+                time.sleep(_COMMIT_DELAY)
             batch = [job]
             while len(batch) < _MAX_BATCH:
                 try:
@@ -179,6 +188,7 @@ class Database:
                     break
                 batch.append(nxt)
             self._run_batch(conn, batch)
+            busy = len(batch) > 1 or not self._jobs.empty()
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
@@ -188,6 +198,7 @@ class Database:
         results = self._attempt(conn, batch, savepoints=False)
         if results is None:  # a job failed: run each in its own savepoint, so only it fails
             results = self._attempt(conn, batch, savepoints=True) or []
+        changes.transaction_ended(conn)
         self.commits += 1
         self.writes += len(batch)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool, Any]]] = {}

@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from . import changes
 from .db import Database
 
 __all__ = [
@@ -53,6 +54,7 @@ def upsert(
     activity_id: str,
     now: str,
 ) -> None:
+    changes.touched(conn, "follows")
     conn.execute(
         "INSERT INTO follows (local, remote, direction, state, activity_id, created_at, updated_at)"
         " VALUES (?,?,?,?,?,?,?)"
@@ -65,6 +67,7 @@ def upsert(
 def set_state(
     conn: sqlite3.Connection, local: str, remote: str, direction: str, state: str, now: str
 ) -> bool:
+    changes.touched(conn, "follows")
     cur = conn.execute(
         "UPDATE follows SET state = ?, updated_at = ? WHERE local = ? AND remote = ? AND direction = ?",
         (state, now, local, remote, direction),
@@ -73,6 +76,7 @@ def set_state(
 
 
 def delete(conn: sqlite3.Connection, local: str, remote: str, direction: str) -> bool:
+    changes.touched(conn, "follows")
     cur = conn.execute(
         "DELETE FROM follows WHERE local = ? AND remote = ? AND direction = ?",
         (local, remote, direction),
@@ -82,6 +86,7 @@ def delete(conn: sqlite3.Connection, local: str, remote: str, direction: str) ->
 
 def delete_remote(conn: sqlite3.Connection, remote: str) -> int:
     """Forget every relation with a remote actor (it was deleted)."""
+    changes.touched(conn, "follows")
     return conn.execute("DELETE FROM follows WHERE remote = ?", (remote,)).rowcount
 
 
@@ -144,10 +149,16 @@ async def partner_networks(db: Database, local: str) -> list[Any]:
     """Remote Kantine network actors with an accepted follow with ``local`` in either direction.
 
     A Kantine network is a remote ``Group`` that publishes a ``cooperative`` collection.
-    Rows have ``id``, ``host``, ``inbox`` and ``shared_inbox``.
+    Rows have ``id``, ``host``, ``inbox`` and ``shared_inbox``. Asked for every incoming
+    activity: read again only when follows, remote actors or domain blocks change.
     """
-    return list(
-        await db.fetchall(
+    return await _partners.get(db, local)
+
+
+async def _read_partners(db: Database, local: str) -> list[Any]:
+    return [
+        {key: row[key] for key in ("id", "host", "inbox", "shared_inbox")}
+        for row in await db.fetchall(
             "SELECT DISTINCT r.id, r.host, r.inbox, r.shared_inbox FROM follows f"
             " JOIN remote_actors r ON r.id = f.remote"
             " WHERE f.local = ? AND f.state = 'accepted' AND r.type = 'Group'"
@@ -155,13 +166,22 @@ async def partner_networks(db: Database, local: str) -> list[Any]:
             " AND r.host NOT IN (SELECT host FROM domain_blocks)",
             (local,),
         )
-    )
+    ]
+
+
+_partners = changes.Snapshot(("follows", "remote_actors", "domain_blocks"), _read_partners)
 
 
 async def followed_by_anyone(db: Database, remote: str) -> bool:
     """Whether some local actor follows ``remote`` (accepted)."""
-    row = await db.fetchone(
-        "SELECT 1 FROM follows WHERE remote = ? AND direction = 'out' AND state = 'accepted' LIMIT 1",
-        (remote,),
+    return remote in await _followed.get(db)
+
+
+async def _read_followed(db: Database) -> frozenset[str]:
+    rows = await db.fetchall(
+        "SELECT DISTINCT remote FROM follows WHERE direction = 'out' AND state = 'accepted'"
     )
-    return row is not None
+    return frozenset(row[0] for row in rows)
+
+
+_followed = changes.Snapshot(("follows",), _read_followed)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..clock import from_iso, iso
 from ..retry import HostState
+from . import changes
 from .db import Database
 
 __all__ = [
@@ -77,6 +78,7 @@ async def unavailable_hosts(db: Database) -> list[str]:
 
 def block(conn: sqlite3.Connection, host: str, reason: str, now: str) -> None:
     _policy_changed()
+    changes.touched(conn, "domain_blocks")
     conn.execute(
         "INSERT OR REPLACE INTO domain_blocks (host, reason, created_at) VALUES (?,?,?)",
         (host, reason, now),
@@ -85,6 +87,7 @@ def block(conn: sqlite3.Connection, host: str, reason: str, now: str) -> None:
 
 def unblock(conn: sqlite3.Connection, host: str) -> bool:
     _policy_changed()
+    changes.touched(conn, "domain_blocks")
     return conn.execute("DELETE FROM domain_blocks WHERE host = ?", (host,)).rowcount == 1
 
 

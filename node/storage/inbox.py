@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from .db import Database
+from .db import Database, connect_sync
 
-__all__ = ["InboxItem", "count_by_state", "mark", "pending", "store"]
+__all__ = ["InboxItem", "InboxWriter", "count_by_state", "mark", "pending", "store", "store_many"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,142 @@ def store(conn: sqlite3.Connection, item: InboxItem) -> bool:
         ),
     )
     return cur.rowcount == 1
+
+
+_COLUMNS = "activity_id, actor, type, signer, host, recipient, received_at, raw"
+_ROWS_PER_STATEMENT = 256  # 8 parameters a row, well under SQLite's limit of 32,766
+
+
+def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[bool]:
+    """``store`` for many activities in a few statements; one flag per item, in order.
+
+    An id already stored, or earlier in ``items``, is not stored again (False). Rows
+    are inserted in the order given, so they are processed in that order.
+    """
+    fresh: list[bool] = []
+    for start in range(0, len(items), _ROWS_PER_STATEMENT):
+        chunk = items[start : start + _ROWS_PER_STATEMENT]
+        ids = [item.activity_id for item in chunk]
+        marks = ",".join("?" * len(ids))
+        seen = {
+            row[0]
+            for row in conn.execute(
+                f"SELECT activity_id FROM inbox WHERE activity_id IN ({marks})", ids
+            )
+        }
+        rows: list[Any] = []
+        for item in chunk:
+            new = item.activity_id not in seen
+            fresh.append(new)
+            if new:
+                seen.add(item.activity_id)
+                rows += (
+                    item.activity_id,
+                    item.actor,
+                    item.type,
+                    item.signer,
+                    item.host,
+                    item.recipient,
+                    item.received_at,
+                    item.raw,
+                )
+        if rows:
+            values = ",".join(["(?,?,?,?,?,?,?,?)"] * (len(rows) // 8))
+            conn.execute(f"INSERT INTO inbox ({_COLUMNS}) VALUES {values}", rows)
+    return fresh
+
+
+class InboxWriter:
+    """Stores what the inbox accepts: one transaction for all the requests of a loop turn.
+
+    The requests that reach ``store`` in the same turn of the event loop are committed
+    together, on a connection of their own, in the event loop's thread: a few
+    statements and one commit (``synchronous=FULL``: on disk when it returns) cost the
+    loop less than handing the rows to the writer thread, which then needs the GIL
+    back from a busy loop for every statement. When the database is locked by the
+    writer thread at that moment, the batch goes to the writer thread instead (the loop
+    never waits for a lock). ``store`` returns once the row is committed.
+    """
+
+    def __init__(self, db: Database, *, direct: bool = False) -> None:
+        self.db = db
+        self._pending: list[tuple[InboxItem, asyncio.Future[bool]]] = []
+        self._writing: set[asyncio.Task[None]] = set()
+        self._conn: sqlite3.Connection | None = None
+        if direct:
+            self._conn = connect_sync(db.path)
+            self._conn.execute("PRAGMA busy_timeout = 0")  # never wait in the loop
+        self.direct_commits = 0
+        self.handed_over = 0
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def store(self, item: InboxItem) -> bool:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((item, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        items = [item for item, _ in batch]
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # locked by the writer thread just now
+                pass
+            else:
+                try:
+                    flags = store_many(conn, items)
+                    conn.execute("COMMIT")
+                except sqlite3.Error:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                else:
+                    self.direct_commits += 1
+                    for (_, future), fresh in zip(batch, flags, strict=True):
+                        _settle(future, fresh)
+                    return
+        self.handed_over += 1
+        task = asyncio.ensure_future(self._write(batch))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _write(self, batch: list[tuple[InboxItem, asyncio.Future[bool]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            flags = await self.db.write(lambda conn: store_many(conn, items))
+        except sqlite3.Error:
+            # One row the database refuses must not fail the others: each on its own.
+            for item, future in batch:
+                try:
+                    fresh = await self.db.write(lambda conn, item=item: store(conn, item))
+                except Exception as exc:
+                    _settle(future, exc)
+                else:
+                    _settle(future, fresh)
+            return
+        except BaseException as exc:
+            for _, future in batch:
+                _settle(future, exc)
+            raise
+        for (_, future), fresh in zip(batch, flags, strict=True):
+            _settle(future, fresh)
+
+
+def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _item(row: Any) -> InboxItem:

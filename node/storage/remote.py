@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from . import changes
 from .db import Database
 
 __all__ = [
@@ -44,6 +45,7 @@ class RemoteKey:
 
 
 def save_actor(conn: sqlite3.Connection, actor: RemoteActor) -> None:
+    changes.touched(conn, "remote_actors")
     conn.execute(
         "INSERT INTO remote_actors (id, host, type, inbox, shared_inbox, rfc9421, raw, fetched_at)"
         " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET host = excluded.host,"
@@ -78,6 +80,7 @@ deletions = 0
 def delete_actor(conn: sqlite3.Connection, actor_id: str) -> None:
     global deletions
     deletions += 1
+    changes.touched(conn, "remote_actors")
     conn.execute("DELETE FROM remote_keys WHERE owner = ?", (actor_id,))
     conn.execute("DELETE FROM remote_actors WHERE id = ?", (actor_id,))
 

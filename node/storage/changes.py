@@ -1,0 +1,96 @@
+"""Which tables changed, and snapshots of small tables that are reread only when they do.
+
+Processing an incoming activity asks the same few questions every time (is the sender
+followed? which networks are partners?). Each question is one read on a reader
+thread, which costs the busy event loop far more than the query. A :class:`Snapshot`
+keeps the answer in memory and reads it again when
+
+* a write through :class:`~node.storage.db.Database` touched one of its tables
+  (the write function calls :func:`touched`; the generation moves once the
+  transaction has ended, so a reload never reads the state before the commit), or
+* it is older than its ``ttl`` (writes made by another process, e.g. the CLI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import weakref
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from .db import Database
+
+__all__ = ["Snapshot", "generation", "touched", "transaction_ended"]
+
+T = TypeVar("T")
+
+_generations: Counter[str] = Counter()
+_touched: dict[int, set[str]] = {}
+
+
+def touched(conn: sqlite3.Connection, *tables: str) -> None:
+    """Record, from a write function, that this transaction changes ``tables``."""
+    _touched.setdefault(id(conn), set()).update(tables)
+
+
+def transaction_ended(conn: sqlite3.Connection) -> None:
+    """Called by the writer once the transaction is committed (or rolled back)."""
+    for table in _touched.pop(id(conn), ()):
+        _generations[table] += 1
+
+
+def generation(tables: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(_generations[table] for table in tables)
+
+
+class _Entry(Generic[T]):
+    __slots__ = ("generation", "loaded_at", "loading", "value")
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self.generation: tuple[int, ...] | None = None
+        self.loaded_at = 0.0
+        self.loading: asyncio.Future[None] | None = None
+
+
+class Snapshot(Generic[T]):
+    """``await snapshot.get(db, *key)``: ``load(db, *key)``, reused until its tables change."""
+
+    def __init__(
+        self,
+        tables: tuple[str, ...],
+        load: Callable[..., Awaitable[T]],
+        *,
+        ttl: float = 1.0,
+    ) -> None:
+        self.tables, self.load, self.ttl = tables, load, ttl
+        self._entries: weakref.WeakKeyDictionary[Database, dict[Hashable, _Entry[T]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def get(self, db: Database, *key: Hashable) -> T:
+        entries = self._entries.get(db)
+        if entries is None:
+            entries = self._entries[db] = {}
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = _Entry()
+        while True:
+            current = generation(self.tables)
+            if entry.generation == current and time.monotonic() - entry.loaded_at <= self.ttl:
+                return entry.value  # type: ignore[return-value]
+            # One reload at a time; the others wait for it (and check again after it).
+            if entry.loading is None or entry.loading.done():
+                entry.loading = asyncio.ensure_future(self._reload(db, key, entry, current))
+            await asyncio.shield(entry.loading)
+
+    async def _reload(
+        self, db: Database, key: tuple[Hashable, ...], entry: _Entry[T], current: tuple[int, ...]
+    ) -> None:
+        started = time.monotonic()
+        value = await self.load(db, *key)
+        entry.value, entry.generation, entry.loaded_at = value, current, started
