@@ -43,7 +43,7 @@ def _executor() -> ProcessPoolExecutor | None:
 async def main(data: Path, port: int) -> None:
     settings = config.load(data)
     executor = _executor()
-    app = create_app(settings, executor=executor)
+    app = create_app(settings, executor=executor, delivery_process=executor is not None)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

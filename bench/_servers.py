@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import select
+import socket
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -83,78 +86,119 @@ class _SinkStats:
 _RESPONSE = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
 
 
-class _Sink(asyncio.Protocol):
-    def __init__(self, port: int, stats: _SinkStats) -> None:
-        self.port, self.stats = port, stats
-        self.buf = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buf[:end].lower()
-            length = 0
-            at = head.find(b"\ncontent-length:")
-            if at >= 0:
-                line_end = head.find(b"\r", at + 1)
-                length = int(head[at + 16 : line_end if line_end > 0 else None].strip())
-            total = end + 4 + length
-            if len(self.buf) < total:
-                return
-            self.buf = self.buf[total:]
-            st = self.stats
-            st.posts += 1
-            st.ports[self.port] += 1
-            st.schemes["rfc9421" if b"\nsignature-input:" in head else "cavage"] += 1
-            now = time.monotonic()
-            if not st.first:
-                st.first = now
-            st.last = now
-            assert self.transport is not None
-            self.transport.write(_RESPONSE)
+def _count(stats: _SinkStats, port: int, head: bytes) -> None:
+    stats.posts += 1
+    stats.ports[port] += 1
+    stats.schemes["rfc9421" if b"\nsignature-input:" in head else "cavage"] += 1
+    now = time.monotonic()
+    if not stats.first:
+        stats.first = now
+    stats.last = now
 
 
-async def _sink(ports: list[int], control: int) -> None:
-    from aiohttp import web
+def _answer(buf: bytes, stats: _SinkStats, port: int, sock: socket.socket) -> bytes:
+    """Answer every complete request in ``buf`` with a 202; return what is left over."""
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return buf
+        head = buf[:end].lower()
+        length = 0
+        at = head.find(b"\ncontent-length:")
+        if at >= 0:
+            line_end = head.find(b"\r", at + 1)
+            length = int(head[at + 16 : line_end if line_end > 0 else None].strip())
+        total = end + 4 + length
+        if len(buf) < total:
+            return buf
+        buf = buf[total:]
+        _count(stats, port, head)
+        sock.send(_RESPONSE)  # 45 bytes into an empty socket buffer: never short
 
-    loop = asyncio.get_running_loop()
+
+def _sink(ports: list[int], control: int) -> None:
+    """One epoll loop over every listening port (no asyncio: the sink should cost the
+    two cores as little as possible, they are shared with the node under test)."""
     stats = _SinkStats()
-    servers = []
+    _serve_control(control, stats)
+    poller = select.epoll()
+    listeners: dict[int, tuple[socket.socket, int]] = {}
     for port in ports:
-        servers.append(
-            await loop.create_server(lambda p=port: _Sink(p, stats), HOST, port, backlog=1024)
-        )
-
-    async def get_stats(request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "posts": stats.posts,
-                "first": stats.first,
-                "last": stats.last,
-                "distinct_ports": len(stats.ports),
-                "max_per_port": max(stats.ports.values(), default=0),
-                "schemes": dict(stats.schemes),
-            }
-        )
-
-    async def reset(request: web.Request) -> web.Response:
-        stats.reset()
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_get("/stats", get_stats)
-    app.router.add_post("/reset", reset)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, HOST, control).start()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, port))
+        listener.listen(1024)
+        listener.setblocking(False)
+        poller.register(listener.fileno(), select.EPOLLIN)
+        listeners[listener.fileno()] = (listener, port)
+    conns: dict[int, list] = {}  # fd -> [socket, port, unparsed bytes]
     print("ready", flush=True)
-    await asyncio.Event().wait()
+    while True:
+        for fd, _ in poller.poll():
+            found = listeners.get(fd)
+            if found is not None:
+                listener, port = found
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except BlockingIOError:
+                        break
+                    conn.setblocking(False)
+                    poller.register(conn.fileno(), select.EPOLLIN)
+                    conns[conn.fileno()] = [conn, port, b""]
+                continue
+            entry = conns.get(fd)
+            if entry is None:
+                continue
+            conn = entry[0]
+            try:
+                data = conn.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                poller.unregister(fd)
+                conn.close()
+                del conns[fd]
+                continue
+            entry[2] = _answer(entry[2] + data, stats, entry[1], conn)
+
+
+def _serve_control(port: int, stats: _SinkStats) -> None:
+    """GET /stats and POST /reset, on a thread of their own."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Control(BaseHTTPRequestHandler):
+        def _json(self, value: object) -> None:
+            body = json.dumps(value).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._json(
+                {
+                    "posts": stats.posts,
+                    "first": stats.first,
+                    "last": stats.last,
+                    "distinct_ports": len(stats.ports),
+                    "max_per_port": max(stats.ports.values(), default=0),
+                    "schemes": dict(stats.schemes),
+                }
+            )
+
+        def do_POST(self) -> None:
+            stats.reset()
+            self._json({"ok": True})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((HOST, port), Control)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
 def main() -> None:
@@ -171,7 +215,7 @@ def main() -> None:
         asyncio.run(_actors(args.port, Path(args.docs).read_text()))
     else:
         ports = [int(line) for line in Path(args.ports).read_text().split()]
-        asyncio.run(_sink(ports, args.control))
+        _sink(ports, args.control)
 
 
 if __name__ == "__main__":

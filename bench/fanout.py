@@ -51,20 +51,6 @@ def rsa_ceiling(seconds: float = 2.0) -> float:
     return n / (time.perf_counter() - started)
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(event-loop thread, whole process) CPU seconds of ``pid`` so far (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def read(path: str) -> float:
-        try:
-            fields = Path(path).read_text().rpartition(")")[2].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-
-    return read(f"/proc/{pid}/task/{pid}/stat"), read(f"/proc/{pid}/stat")
-
-
 def setup_followers(
     data: Path, ports: list[int], followers: int, *, shared: bool, rfc9421: bool
 ) -> None:
@@ -113,6 +99,7 @@ def run_phase(
     *,
     shared: bool,
     rfc9421: bool,
+    sink_pid: int = 0,
 ) -> dict:
     data = tmp / name
     port = U.free_port()
@@ -149,10 +136,13 @@ def run_phase(
                     "6",
                     "--threads",
                     "--subprocesses",
+                    *os.environ.get("KANTINE_PYSPY_ARGS", "").split(),  # e.g. --gil
                 ]
             )
             time.sleep(1.0)
-        cpu0 = cpu_seconds(node.pid)
+        cpu0 = U.thread_cpu(node.pid)
+        workers = U.children(node.pid)  # the signing pool's worker, the delivery sender
+        others0 = {pid: U.process_cpu(pid) for pid in [*workers, sink_pid]}
         node.stdin.write("publish\n")
         node.stdin.flush()
         _, t0, queued = node.stdout.readline().split()
@@ -166,7 +156,8 @@ def run_phase(
             time.sleep(0.05)
         time.sleep(0.3)  # anything beyond the expected count would show up now
         stats = U.http_json(f"http://{U.HOST}:{control}/stats")
-        cpu1 = cpu_seconds(node.pid)
+        cpu1 = U.thread_cpu(node.pid)
+        others1 = {pid: U.process_cpu(pid) for pid in others0}
         node.stdin.write("quit\n")
         node.stdin.flush()
         node.wait(15)
@@ -183,8 +174,9 @@ def run_phase(
         "rate": stats.get("posts", 0) / elapsed if elapsed > 0 else 0.0,
         "first": stats["first"] - t0_f if stats.get("first") else float("nan"),
         "log": log.name,
-        "loop_cpu": cpu1[0] - cpu0[0],
-        "node_cpu": cpu1[1] - cpu0[1],
+        "cpu": {name: cpu1[name] - cpu0.get(name, 0.0) for name in cpu1},
+        "children_cpu": sum(others1[p] - others0[p] for p in workers),
+        "sink_cpu": others1.get(sink_pid, 0.0) - others0.get(sink_pid, 0.0),
     }
 
 
@@ -203,7 +195,7 @@ def main() -> None:
     ports = U.free_ports(args.followers)
     (tmp / "ports.txt").write_text("\n".join(map(str, ports)))
     control = U.free_port()
-    U.server("sink", "--ports", str(tmp / "ports.txt"), "--control", str(control))
+    sink = U.server("sink", "--ports", str(tmp / "ports.txt"), "--control", str(control))
 
     ceiling = rsa_ceiling()
     report.figure("RSA-2048 signatures/s, one core", f"{ceiling:,.0f}")
@@ -219,13 +211,41 @@ def main() -> None:
         )
         n = max(r["posts"], 1)
         report.figure(
-            f"{name}: node CPU per POST (event-loop thread / process)",
-            f"{r['loop_cpu'] * 1e6 / n:,.0f} / {r['node_cpu'] * 1e6 / n:,.0f} us",
+            f"{name}: node CPU per POST, by thread",
+            " / ".join(
+                f"{thread} {seconds * 1e6 / n:,.0f}"
+                for thread, seconds in sorted(r["cpu"].items(), key=lambda kv: -kv[1])
+                if seconds > 0
+            )
+            + " us",
+        )
+        report.figure(
+            f"{name}: CPU per POST, node's child processes / sink",
+            f"{r['children_cpu'] * 1e6 / n:,.0f} / {r['sink_cpu'] * 1e6 / n:,.0f} us "
+            f"(the 2 cores give {2 * r['elapsed'] * 1e6 / n:,.0f} us per POST)",
         )
 
-    cav = run_phase("cavage", tmp, ports, args.followers, control, shared=False, rfc9421=False)
+    cav = run_phase(
+        "cavage",
+        tmp,
+        ports,
+        args.followers,
+        control,
+        shared=False,
+        rfc9421=False,
+        sink_pid=sink.pid,
+    )
     show("cavage", cav)
-    ed = run_phase("rfc9421", tmp, ports, args.followers, control, shared=False, rfc9421=True)
+    ed = run_phase(
+        "rfc9421",
+        tmp,
+        ports,
+        args.followers,
+        control,
+        shared=False,
+        rfc9421=True,
+        sink_pid=sink.pid,
+    )
     show("rfc9421", ed)
     sh = run_phase(
         "shared",
@@ -235,6 +255,7 @@ def main() -> None:
         control,
         shared=True,
         rfc9421=False,
+        sink_pid=sink.pid,
     )
     show("shared", sh)
 

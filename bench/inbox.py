@@ -148,20 +148,6 @@ def run_wrk(url: str, script_args: list[str], duration: int, connections: int) -
     raise RuntimeError(f"wrk gave no result:\n{out}")
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) of each thread of ``pid``, by thread name (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = "MainThread" if task.name == str(pid) else (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
 def db_counters(port: int) -> tuple[float, float]:
     """(commits, writes) from the node's /metrics."""
     text = U.http_text(f"http://{U.HOST}:{port}/metrics")
@@ -234,11 +220,11 @@ def main() -> None:
                 *os.environ.get("KANTINE_PYSPY_ARGS", "").split(),  # e.g. --gil
             ]
         )
-    cpu0, db0 = thread_cpu(node.pid), db_counters(node_port)
+    cpu0, db0 = U.thread_cpu(node.pid), db_counters(node_port)
     res = run_wrk(
         f"http://{U.HOST}:{node_port}/inbox", [str(bodies), "once"], args.duration, args.connections
     )
-    cpu1, db1 = thread_cpu(node.pid), db_counters(node_port)
+    cpu1, db1 = U.thread_cpu(node.pid), db_counters(node_port)
     if spy is not None:
         spy.wait(30)
         report.figure("profile", str(tmp / "node.spy"))

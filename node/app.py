@@ -39,6 +39,7 @@ def create_app(
     resolver: aiohttp.abc.AbstractResolver | None = None,
     executor: Executor | None = None,
     workers: bool = True,
+    delivery_process: bool = False,
 ) -> web.Application:
     """Build the node; tests build the same app with an injected clock and resolver."""
     app = web.Application(
@@ -66,6 +67,7 @@ def create_app(
             resolver=resolver,
             executor=executor,
             metrics=app[K.METRICS],
+            delivery_process=delivery_process,
         ) as rt:
             app[RUNTIME] = rt
             app[K.DB] = rt.db

@@ -116,7 +116,8 @@ def serve(args: argparse.Namespace) -> int:
             initializer=exit_with_parent,
             initargs=(os.getpid(),),
         )
-    app = create_app(settings, executor=executor)
+    # With a second core, deliveries are signed and sent by a child process (node.sender).
+    app = create_app(settings, executor=executor, delivery_process=executor is not None)
     print(
         f"Kantine node {settings.name!r} at {settings.url}, listening on {args.host}:{args.port}",
         flush=True,

@@ -19,6 +19,7 @@ from . import retry
 from .clock import Clock, iso
 from .delivery_http import DeliveryClient
 from .metrics import Metrics
+from .sender import DeliverySender
 from .signing import Signer
 from .storage import actors as actors_db
 from .storage import deliveries as q
@@ -33,6 +34,9 @@ __all__ = ["DeliveryWorker"]
 log = logging.getLogger("kantine.delivery")
 
 # The lean client's errors (DeliveryHTTPError, UnsafeAddressError) are OSErrors too.
+#: Seconds for one delivery POST, connect included.
+DEFAULT_TIMEOUT = 10.0
+
 _NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -50,11 +54,12 @@ class DeliveryWorker:
         session: aiohttp.ClientSession,
         signer: Signer,
         client: DeliveryClient | None = None,
+        sender: DeliverySender | None = None,
         clock: Clock,
         metrics: Metrics,
         concurrency: int = 64,
         per_host: int = 4,
-        timeout: float = 10.0,
+        timeout: float = DEFAULT_TIMEOUT,
         poll_interval: float = 1.0,
         policy: retry.RetryPolicy = retry.DEFAULT,
         rng: random.Random | None = None,
@@ -63,6 +68,8 @@ class DeliveryWorker:
         self.db, self.session, self.signer, self.clock = db, session, signer, clock
         #: the lean POST client (same address rules as the session's connector), or None
         self.client = client
+        #: the child process that signs and POSTs (node.sender), or None: in-process
+        self.sender = sender
         if client is not None:
             client.timeout = timeout
         self.metrics = metrics
@@ -245,6 +252,20 @@ class DeliveryWorker:
         self, url: str, body: bytes, actor: LocalActor, scheme: str
     ) -> tuple[int | None, str | None, str | None]:
         headers = {"Content-Type": vocab.ACTIVITY_JSON, "User-Agent": self.user_agent}
+        if self.sender is not None and self.sender.alive:
+            key_id, pem = self.signer.key_for(actor, scheme)
+            try:
+                return await self.sender.post(
+                    pem=pem,
+                    key_id=key_id,
+                    scheme=scheme,
+                    url=url,
+                    body=body,
+                    headers=headers,
+                    now=self.clock(),
+                )
+            except ConnectionError as exc:  # the child stopped: a network error, retried
+                return None, None, f"{type(exc).__name__}: {exc}"
         signed = await self.signer.sign(
             actor, "POST", url, headers, body, now=self.clock(), scheme=scheme
         )

@@ -16,7 +16,7 @@ import aiohttp
 
 from .clock import Clock, system_clock
 from .config import Settings
-from .delivery import DeliveryWorker
+from .delivery import DEFAULT_TIMEOUT, DeliveryWorker
 from .delivery_http import DeliveryClient
 from .federation import Federation
 from .fetcher import Fetcher
@@ -26,6 +26,7 @@ from .metrics import Metrics
 from .moderation import moderation_handlers
 from .policy import FetchGuard, host_allowed, refusal
 from .processor import Handlers, Processor
+from .sender import DeliverySender
 from .signing import Signer
 from .storage import deliveries as q
 from .storage import inbox as inbox_db
@@ -86,7 +87,14 @@ async def open_runtime(
     resolver: aiohttp.abc.AbstractResolver | None = None,
     executor: Executor | None = None,
     metrics: Metrics | None = None,
+    delivery_process: bool = False,
 ) -> AsyncIterator[Runtime]:
+    """The node's parts, started (``workers``) and stopped around the ``async with``.
+
+    ``delivery_process``: deliveries are signed and POSTed by a child process
+    (:mod:`node.sender`), with the node's own address rules; only when the node builds
+    its own connector (no test ``connector`` or ``resolver``).
+    """
     clock = clock or system_clock
     metrics = metrics or Metrics()
     urls = Urls(settings.url)
@@ -94,6 +102,7 @@ async def open_runtime(
     await db.open()
     try:
         limits = settings.limits
+        own_rules = connector is None and resolver is None
         if connector is None:
             connector = make_connector(
                 allow_private=settings.dev,
@@ -103,6 +112,7 @@ async def open_runtime(
             )
         session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
         client: DeliveryClient | None = None
+        sender: DeliverySender | None = None
         try:
             signer = Signer(urls, executor)
             fed = Federation(
@@ -122,10 +132,17 @@ async def open_runtime(
             # Deliveries go out through the lean client when the connector's rules are
             # known (make_connector); through the session otherwise.
             client = DeliveryClient.like(connector, idle_per_host=limits.delivery_per_host)
+            if delivery_process and workers and own_rules:
+                sender = await DeliverySender.start(
+                    allow_private=settings.dev,
+                    timeout=DEFAULT_TIMEOUT,
+                    idle_per_host=limits.delivery_per_host,
+                )
             delivery = DeliveryWorker(
                 db=db,
                 session=session,
                 client=client,
+                sender=sender,
                 signer=signer,
                 clock=clock,
                 metrics=metrics,
@@ -175,6 +192,8 @@ async def open_runtime(
                     await processor.stop()
                     await delivery.stop()
         finally:
+            if sender is not None:
+                await sender.close()
             if client is not None:
                 await client.close()
             await session.close()

@@ -1,0 +1,274 @@
+"""Deliveries signed and POSTed by a child process, so the node's event loop only keeps the books.
+
+A fan-out costs the node's process about a millisecond of CPU per delivery when it
+signs (RSA-2048, or RFC 9421's Python) and speaks HTTP itself, and one Python process
+uses one core. :class:`DeliverySender` hands each attempt to a child process instead:
+the child signs with the activity actor's key, POSTs with
+:class:`node.delivery_http.DeliveryClient` (the same address rules: private and
+reserved addresses refused at connect time unless ``allow_private``), and sends the
+outcome back. The node keeps everything that must be durable: the queue, the retry
+decision and the outcome's write all stay in :mod:`node.delivery`.
+
+The two processes talk over a socket pair, in frames: a 4-byte big-endian length and
+a pickle (both ends are this program). The node sends lists of jobs
+``(job_id, pem, key_id, scheme, url, body, headers, now)``; the child answers lists
+of ``(job_id, status, retry_after, error)`` as each POST ends, not per batch, so a
+slow host holds up only its own delivery.
+
+If the child dies, what was in flight fails as a network error (the queue retries it)
+and :attr:`DeliverySender.alive` turns False: the worker then delivers in-process.
+The child exits when the node closes the socket, also after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import logging
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+__all__ = ["DeliverySender", "Outcome"]
+
+log = logging.getLogger("kantine.sender")
+
+#: (status, Retry-After, error): what ``DeliveryWorker._post`` returns.
+Outcome = tuple[int | None, str | None, str | None]
+
+_HEADER = struct.Struct(">I")
+_MAX_FRAME = 256 * 1024 * 1024
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    (length,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    if length > _MAX_FRAME:
+        raise ConnectionError(f"frame of {length} bytes")
+    return pickle.loads(await reader.readexactly(length))
+
+
+def _frame(value: Any) -> bytes:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+class DeliverySender:
+    """The node's side: ``await sender.post(...)`` → ``(status, retry_after, error)``."""
+
+    def __init__(self) -> None:
+        self.alive = False
+        self._process: subprocess.Popen[bytes] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._futures: dict[int, asyncio.Future[Outcome]] = {}
+        self._outgoing: list[tuple[Any, ...]] = []
+        self._ids = itertools.count(1)
+
+    @classmethod
+    async def start(
+        cls, *, allow_private: bool, timeout: float, idle_per_host: int
+    ) -> DeliverySender:
+        """Spawn the child (it imports in the background; jobs wait in the socket)."""
+        sender = cls()
+        ours, theirs = socket.socketpair()
+        try:
+            sender._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "node.sender",
+                    "--fd",
+                    str(theirs.fileno()),
+                    "--timeout",
+                    str(timeout),
+                    "--idle-per-host",
+                    str(idle_per_host),
+                    *(["--allow-private"] if allow_private else []),
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        sender._writer = writer
+        sender._reader_task = asyncio.create_task(sender._read(reader), name="kantine-sender")
+        sender.alive = True
+        return sender
+
+    async def post(
+        self,
+        *,
+        pem: str,
+        key_id: str,
+        scheme: str,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        now: datetime,
+    ) -> Outcome:
+        if not self.alive or self._writer is None:
+            raise ConnectionError("the delivery sender is not running")
+        loop = asyncio.get_running_loop()
+        job_id = next(self._ids)
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._futures[job_id] = future
+        if not self._outgoing:
+            loop.call_soon(self._send)  # the jobs of one loop turn go in one frame
+        self._outgoing.append((job_id, pem, key_id, scheme, url, body, headers, now))
+        try:
+            return await future
+        finally:
+            self._futures.pop(job_id, None)
+
+    def _send(self) -> None:
+        jobs, self._outgoing = self._outgoing, []
+        if jobs and self._writer is not None and not self._writer.is_closing():
+            self._writer.write(_frame(jobs))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                for job_id, status, retry_after, error in await _read_frame(reader):
+                    future = self._futures.get(job_id)
+                    if future is not None and not future.done():
+                        future.set_result((status, retry_after, error))
+        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError) as exc:
+            if self.alive:
+                log.error("the delivery sender stopped (%s); delivering in-process", exc)
+        finally:
+            self.alive = False
+            lost = ConnectionError("the delivery sender stopped")
+            for future in self._futures.values():
+                if not future.done():
+                    future.set_exception(lost)
+
+    async def close(self) -> None:
+        self.alive = False
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(ConnectionError):
+                await self._writer.wait_closed()
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        if self._process is not None:
+            try:
+                await asyncio.to_thread(self._process.wait, 5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                await asyncio.to_thread(self._process.wait)
+
+
+# -- the child ----------------------------------------------------------------------
+
+
+async def _child(fd: int, *, allow_private: bool, timeout: float, idle_per_host: int) -> None:
+    from .delivery_http import DeliveryClient
+    from .signing import sign_with_pem
+
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    client = DeliveryClient(
+        allow_private=allow_private, timeout=timeout, idle_per_host=idle_per_host
+    )
+    loop = asyncio.get_running_loop()
+    done: list[tuple[int, int | None, str | None, str | None]] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    def flush() -> None:
+        nonlocal done
+        outcomes, done = done, []
+        if outcomes and not writer.is_closing():
+            writer.write(_frame(outcomes))
+
+    def finish(job_id: int, status: int | None, retry_after: str | None, error: str | None) -> None:
+        if not done:
+            loop.call_soon(flush)  # the outcomes of one loop turn go in one frame
+        done.append((job_id, status, retry_after, error))
+
+    async def deliver(job_id: int, url: str, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            status, retry_after = await client.post(url, body, headers)
+        except (OSError, TimeoutError) as exc:
+            finish(job_id, None, None, f"{type(exc).__name__}: {exc}"[:300])
+        except Exception as exc:  # a bug here must not lose the outcome
+            finish(job_id, None, None, f"sender failed: {type(exc).__name__}: {exc}"[:300])
+        else:
+            finish(job_id, status, retry_after, None)
+
+    async def handle(job: tuple[Any, ...]) -> None:
+        job_id, pem, key_id, scheme, url, body, headers, now = job
+        try:
+            if scheme == "cavage":
+                # RSA: the private-key operation releases the GIL, so signing in threads
+                # leaves this loop free for the POSTs (and may use a second core).
+                signed = await loop.run_in_executor(
+                    signing_threads,
+                    sign_with_pem,
+                    pem,
+                    "POST",
+                    url,
+                    headers,
+                    body,
+                    key_id,
+                    now,
+                    scheme,
+                )
+            else:  # Ed25519 is quick; its Python would hold the GIL in a thread anyway
+                signed = sign_with_pem(pem, "POST", url, headers, body, key_id, now, scheme)
+        except Exception as exc:
+            finish(job_id, None, None, f"signing failed: {type(exc).__name__}: {exc}"[:300])
+            return
+        await deliver(job_id, url, body, {**headers, **signed})
+
+    signing_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kantine-sign")
+    try:
+        while True:
+            for job in await _read_frame(reader):
+                # One task a job: each signs when it first runs and then connects, so the
+                # first POSTs are on the wire while the rest of the frame is signed.
+                task = loop.create_task(handle(job))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass  # the node closed its end (or is gone): stop
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.close()
+        signing_threads.shutdown(wait=False, cancel_futures=True)
+        writer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m node.sender")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--idle-per-host", type=int, default=4)
+    parser.add_argument("--allow-private", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(
+        _child(
+            args.fd,
+            allow_private=args.allow_private,
+            timeout=args.timeout,
+            idle_per_host=args.idle_per_host,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
