@@ -18,6 +18,7 @@ from protocol.httpsig.rfc9421 import (
     check_window,
     infer_alg,
     parse_signatures,
+    sign_basic_request,
     sign_request,
     sign_response,
     signature_base,
@@ -588,3 +589,51 @@ def test_check_window() -> None:
         with pytest.raises(SignatureError, match=reason):
             check_window(params, NOW)
     check_window({"created": T - 7200}, NOW, max_age=timedelta(hours=3))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/inbox",
+        "http://127.0.0.1:8080/users/a/inbox",
+        "https://Example.COM:443/a%20b/inbox?x=1&y=%2F",
+        "https://user:pw@example.com/inbox?",
+        "http://[::1]:9000/inbox#frag",
+    ],
+)
+@pytest.mark.parametrize("with_type", [True, False])
+def test_basic_signing_gives_the_general_bytes(url: str, with_type: bool) -> None:
+    """The short path for the usual delivery is the general signer, byte for byte
+    (Ed25519 signatures are deterministic)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    fields = {"content-digest": "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"}
+    if with_type:
+        fields["content-type"] = (
+            '  application/ld+json; profile="https://www.w3.org/ns/activitystreams" '
+        )
+    components = ["@method", "@target-uri", *fields]
+    kwargs = dict(
+        key=key, key_id="https://a.example/u#ed25519-key", alg="ed25519", created=1_700_000_000
+    )
+    basic = sign_basic_request("POST", url, fields, components=components, **kwargs)
+    general = sign_request("POST", url, list(fields.items()), components=components, **kwargs)
+    assert basic == general
+    parsed = parse_signatures(
+        {"Signature-Input": basic["Signature-Input"], "Signature": basic["Signature"], **fields}
+    )
+    verify_signature("POST", url, fields, parsed[0], key.public_key(), alg="ed25519")
+
+
+def test_basic_signing_refuses_what_cannot_be_signed() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    with pytest.raises(LocalProtocolError):
+        sign_basic_request(
+            "POST",
+            "https://example.com/inbox",
+            {"content-type": "text/plain\r\nX-Injected: 1"},
+            key=key,
+            key_id="k",
+            alg="ed25519",
+            components=["@method", "content-type"],
+            created=1,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -32,6 +33,8 @@ class _State:
     headers: Headers
     body: bytes | None
     parsed: cavage.CavageSignature | rfc9421.ParsedSignature
+    #: cavage: ``signature_times`` of the request, read once when it is parsed.
+    times: tuple[datetime | None, datetime | None, str | None] | None = None
     #: (now, policy) of the last ``check_signature`` that passed: verifying at the same
     #: moment under the same policy need not check coverage, window and digest again.
     checked: tuple[datetime, VerifyPolicy] | None = None
@@ -75,15 +78,15 @@ def parse_signature(
     if len(values) > 1:
         raise SignatureError("malformed Signature header: sent more than once")
     sig = cavage.parse_signature_header(values[0])
-    created, expires, _ = cavage.signature_times(sig, view)
+    times = cavage.signature_times(sig, view)
     return SignedRequest(
         scheme="cavage",
         key_id=sig.key_id,
         algorithm=sig.algorithm,
         covered=sig.headers,
-        created=created,
-        expires=expires,
-        _state=_State(method, url, view, body, sig),
+        created=times[0],
+        expires=times[1],
+        _state=_State(method, url, view, body, sig, times),
     )
 
 
@@ -141,6 +144,7 @@ def _check(req: SignedRequest, state: _State, now: datetime, policy: VerifyPolic
             body=state.body,
             now=now,
             policy=policy,
+            times=state.times,
         )
         return
     covered = set(req.covered)
@@ -252,15 +256,33 @@ def sign_request(
         raise LocalProtocolError(f"unknown signature scheme {scheme!r}")
     components = ["@method", "@target-uri"]
     if with_body:
-        added["Content-Digest"] = build_content_digest(body or b"")
+        added["Content-Digest"] = _content_digest(body or b"")
         components.append("content-digest")
         if "content-type" in view:
             components.append("content-type")
     alg = rfc9421.infer_alg(key)
+    merged = _merge(view, added)
+    fields = {}
+    for name in components[2:]:
+        values = merged.get_all(name)
+        if len(values) == 1:
+            fields[name] = values[0]
+    if len(fields) == len(components) - 2:  # each covered field sent once: the short way
+        return added | rfc9421.sign_basic_request(
+            method,
+            url,
+            fields,
+            key=key,
+            key_id=key_id,
+            alg=alg,
+            components=components,
+            created=int(now.timestamp()),
+            include_alg=alg == "ed25519",
+        )
     added |= rfc9421.sign_request(
         method,
         url,
-        _merge(view, added),
+        merged,
         key=key,
         key_id=key_id,
         alg=alg,
@@ -269,6 +291,10 @@ def sign_request(
         include_alg=alg == "ed25519",
     )
     return added
+
+
+# A fan-out signs the same body for every inbox: its digest is computed once.
+_content_digest = lru_cache(maxsize=4)(build_content_digest)
 
 
 def _merge(view: Headers, added: dict[str, str]) -> Headers:

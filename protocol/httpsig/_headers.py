@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ..errors import LocalProtocolError
@@ -31,16 +32,24 @@ class Headers:
             self._index: dict[str, list[str]] = headers._index
             return
         pairs = headers.items() if isinstance(headers, Mapping) else headers
-        items = []
+        items = tuple(pairs)
         index: dict[str, list[str]] = {}
-        for pair in pairs:
-            name, value = pair
+        for name, value in items:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise LocalProtocolError("header names and values must be str")
-            items.append((name, value))
-            index.setdefault(name.lower(), []).append(value)
-        self._items = tuple(items)
+            key = name.lower()
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
+        self._items = items
         self._index = index  # lower-cased name -> values in message order (never mutated)
+
+    @classmethod
+    def of(cls, headers: HeadersLike | Headers) -> Headers:
+        """``headers`` itself if it is a ``Headers`` already, else a new view of it."""
+        return headers if isinstance(headers, Headers) else cls(headers)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header, in message order."""
@@ -104,10 +113,14 @@ _DATE_FORMS = (
 )
 
 
+# Requests signed within the same second carry the same Date: each value is parsed once
+# (the result, an immutable datetime or None, is shared).
+@lru_cache(maxsize=64)
 def parse_http_date(value: str) -> datetime | None:
     """Parse an HTTP date (RFC 9110 5.6.7, all three forms) as aware UTC; None if invalid."""
+    value = value.strip()
     for form in _DATE_FORMS:
-        match = form.match(value.strip())
+        match = form.match(value)
         if match is None:
             continue
         year = int(match["y"])

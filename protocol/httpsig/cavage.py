@@ -216,7 +216,7 @@ def build_signing_string(
     sig: CavageSignature, *, method: str, target: str, headers: HeadersLike | Headers
 ) -> str:
     """Build the string to sign from ``headers=`` in its order; ``target`` is path + query."""
-    view = Headers(headers)
+    view = Headers.of(headers)
     lines = []
     for name in sig.headers:
         if name == "(request-target)":
@@ -307,7 +307,7 @@ def signature_times(
     if sig.algorithm == "hs2019" and "(created)" in sig.headers and sig.created is not None:
         created = _from_unix(sig.created)
     else:
-        raw_date = Headers(headers).get("date")
+        raw_date = Headers.of(headers).get("date")
         if raw_date is not None:
             created = parse_http_date(raw_date)
             if created is None:
@@ -352,9 +352,13 @@ def check_request(
     body: bytes | None,
     now: datetime,
     policy: VerifyPolicy = MASTODON_POLICY,
+    times: tuple[datetime | None, datetime | None, str | None] | None = None,
 ) -> None:
-    """Apply everything that needs no key: algorithm, coverage, time window, body digest."""
-    view = Headers(headers)
+    """Apply everything that needs no key: algorithm, coverage, time window, body digest.
+
+    ``times``: what ``signature_times(sig, headers)`` returned, if the caller has it.
+    """
+    view = Headers.of(headers)
     if sig.algorithm not in policy.algorithms:
         raise SignatureError(
             f"unsupported signature algorithm {sig.algorithm!r} "
@@ -372,7 +376,7 @@ def check_request(
         raise SignatureError("missing required header: host must be signed for GET")
     if policy.post_requires_digest and verb == "POST" and "digest" not in covered:
         raise SignatureError("missing required header: digest must be signed for POST")
-    created, expires, problem = signature_times(sig, view)
+    created, expires, problem = times if times is not None else signature_times(sig, view)
     if problem is not None:
         raise SignatureError(problem)
     check_time_window(created, expires, now=now, policy=policy)
@@ -399,7 +403,7 @@ def verify_request(
 
     ``checked``: ``check_request`` already passed for this request, ``now`` and ``policy``.
     """
-    view = Headers(headers)
+    view = Headers.of(headers)
     if not checked:
         check_request(sig, method=method, headers=view, body=body, now=now, policy=policy)
     _, _, target, path = split_url(url)
