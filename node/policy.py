@@ -10,12 +10,10 @@ fetched from such a host, and one incoming activity may cause at most
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import time
 import weakref
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -202,15 +200,23 @@ _budget: contextvars.ContextVar[FetchBudget | None] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def fetch_budget(limit: int) -> Iterator[FetchBudget]:
-    """Bound the fetches made inside this block (and tasks it starts) to ``limit``."""
-    budget = FetchBudget(limit)
-    token = _budget.set(budget)
-    try:
-        yield budget
-    finally:
-        _budget.reset(token)
+class fetch_budget:  # a function to its callers: ``with fetch_budget(5) as budget:``
+    """Bound the fetches made inside this block (and tasks it starts) to ``limit``.
+
+    A plain context manager (the inbox enters one per request), not a generator.
+    """
+
+    __slots__ = ("budget", "token")
+
+    def __init__(self, limit: int) -> None:
+        self.budget = FetchBudget(limit)
+
+    def __enter__(self) -> FetchBudget:
+        self.token = _budget.set(self.budget)
+        return self.budget
+
+    def __exit__(self, *exc_info: object) -> None:
+        _budget.reset(self.token)
 
 
 class FetchGuard:

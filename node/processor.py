@@ -41,9 +41,13 @@ class Outcome:
         return cls("discarded", note)
 
 
+#: ``await handler(item, document)``: ``document`` is the item's decoded JSON, decoded once
+#: and shared by every handler of the chain, so a handler reads it and never changes it.
 Handler = Callable[[inbox_db.InboxItem, dict[str, Any]], Awaitable[Outcome]]
 #: activity type -> handlers tried in order; the first that does not discard wins.
 Handlers = dict[str, list[Handler]]
+
+_NO_HANDLER_ACTED = Outcome.discard("no handler acted")
 
 
 class Processor:
@@ -116,6 +120,9 @@ class Processor:
                 self.metrics.inc(
                     "kantine_inbox_processed_total", type=_label(item.type), outcome=outcome.state
                 )
+                # Requests waiting on the loop go first: a round of items whose handlers need
+                # no I/O would otherwise hold the loop from the first item to the last.
+                await asyncio.sleep(0)
         finally:
             if marks:
                 await self.db.write(
@@ -143,10 +150,17 @@ class Processor:
             )
             return Outcome.discard(f"type {item.type} is not acted on")
         notes: list[str] = []
-        outcome = Outcome.discard("no handler acted")
+        outcome = _NO_HANDLER_ACTED
+        try:
+            document = msgspec.json.decode(item.raw)
+        except msgspec.DecodeError as exc:
+            outcome = Outcome.discard(f"malformed: {exc}")
+            log.info(
+                "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, outcome.note
+            )
+            return outcome
         for handler in chain:
             try:
-                document = msgspec.json.decode(item.raw)
                 outcome = await handler(item, document)
             except ProtocolError as exc:
                 outcome = Outcome.discard(exc.reason)

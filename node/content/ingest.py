@@ -81,6 +81,15 @@ def stored_from_document(
     )
 
 
+def _same_origin(actor: str, iri: str) -> bool:
+    """``validation.same_origin(actor, iri)``; an ``iri`` that starts with the actor's
+    (normalised) origin and a "/" has exactly that origin, and needs no parse of its own
+    (object ids are new on every activity, so a parse of each would miss every cache)."""
+    return (isinstance(iri, str) and iri.startswith(validation.origin(actor) + "/")) or (
+        validation.same_origin(actor, iri)
+    )
+
+
 class Service:
     """Keeps what followed actors publish; drops what they delete."""
 
@@ -145,9 +154,9 @@ class Service:
         if object_id is None:
             return Outcome.discard("object has no id")
         author = wire.first_id(obj.get("attributedTo")) or sender
-        if not validation.same_origin(author, object_id):
+        if not _same_origin(author, object_id):
             return Outcome.discard(f"object {object_id} does not live on its author's origin")
-        if not validation.same_origin(sender, object_id):
+        if not _same_origin(sender, object_id):
             return Outcome.discard(f"{sender} may not speak for {object_id}")
         if not await self._welcome(sender, activity):
             return Outcome.discard(f"{sender} is not followed and did not address us")
