@@ -230,7 +230,7 @@ async def _child(fd: int, *, allow_private: bool, timeout: float, idle_per_host:
             return
         await deliver(job_id, url, body, {**headers, **signed})
 
-    signing_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kantine-sign")
+    signing_threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kantine-sign")
     try:
         while True:
             for job in await _read_frame(reader):

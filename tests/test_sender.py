@@ -1,0 +1,266 @@
+"""The delivery sender: a real child process signs and POSTs to real servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from node.sender import DeliverySender
+from peers import independent_verify_cavage
+from protocol import httpsig
+
+ServerFactory = Callable[..., Awaitable[TestServer]]
+
+BODY = b'{"type":"Create","id":"https://a.example/1"}'
+HEADERS = {"Content-Type": "application/activity+json", "User-Agent": "Kantine-test"}
+
+
+def _pem(key: Any) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _public_pem(key: Any) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+@pytest.fixture
+async def sender() -> AsyncIterator[DeliverySender]:
+    started = await DeliverySender.start(allow_private=True, timeout=2.0, idle_per_host=2)
+    try:
+        yield started
+    finally:
+        await started.close()
+
+
+async def _inbox(
+    aiohttp_server: ServerFactory, status: int = 202, headers: dict[str, str] | None = None
+) -> tuple[TestServer, list[tuple[Any, bytes, str]]]:
+    got: list[tuple[Any, bytes, str]] = []
+
+    async def inbox(request: web.Request) -> web.Response:
+        got.append((request.headers.copy(), await request.read(), request.path_qs))
+        return web.Response(status=status, headers=headers)
+
+    app = web.Application()
+    app.router.add_post("/inbox", inbox)
+    return await aiohttp_server(app, host="127.0.0.1"), got
+
+
+async def test_cavage_delivery_is_signed_and_answered(
+    sender: DeliverySender, aiohttp_server: ServerFactory
+) -> None:
+    server, got = await _inbox(aiohttp_server)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    url = str(server.make_url("/inbox"))
+    outcome = await sender.post(
+        pem=_pem(key),
+        key_id="https://a.example/u#main-key",
+        scheme="cavage",
+        url=url,
+        body=BODY,
+        headers=HEADERS,
+        now=datetime.now(UTC),
+    )
+    assert outcome == (202, None, None)
+    [(headers, body, path)] = got
+    assert body == BODY
+    assert headers["User-Agent"] == "Kantine-test"
+    key_id = independent_verify_cavage("POST", path, headers, body, _public_pem(key))
+    assert key_id == "https://a.example/u#main-key"
+    assert sender._process is not None and sender._process.pid != os.getpid()
+
+
+async def test_rfc9421_delivery_verifies(
+    sender: DeliverySender, aiohttp_server: ServerFactory
+) -> None:
+    server, got = await _inbox(aiohttp_server)
+    key = ed25519.Ed25519PrivateKey.generate()
+    url = str(server.make_url("/inbox"))
+    now = datetime.now(UTC)
+    outcome = await sender.post(
+        pem=_pem(key),
+        key_id="https://a.example/u#ed25519-key",
+        scheme="rfc9421",
+        url=url,
+        body=BODY,
+        headers=HEADERS,
+        now=now,
+    )
+    assert outcome == (202, None, None)
+    [(headers, body, _)] = got
+    signed = httpsig.parse_signature("POST", url, headers, body)
+    assert signed.scheme == "rfc9421"
+    assert "content-digest" in signed.covered
+    httpsig.verify_signature(signed, key.public_key(), now=now)
+    other = ed25519.Ed25519PrivateKey.generate().public_key()
+    with pytest.raises(httpsig.SignatureError):
+        httpsig.verify_signature(signed, other, now=now)
+
+
+async def test_status_and_retry_after_come_back(
+    sender: DeliverySender, aiohttp_server: ServerFactory
+) -> None:
+    server, _ = await _inbox(aiohttp_server, status=429, headers={"Retry-After": "120"})
+    key = ed25519.Ed25519PrivateKey.generate()
+    outcome = await sender.post(
+        pem=_pem(key),
+        key_id="k",
+        scheme="rfc9421",
+        url=str(server.make_url("/inbox")),
+        body=BODY,
+        headers=HEADERS,
+        now=datetime.now(UTC),
+    )
+    assert outcome == (429, "120", None)
+
+
+async def test_many_jobs_each_get_their_own_outcome(
+    sender: DeliverySender, aiohttp_server: ServerFactory, unused_tcp_port_factory: Any
+) -> None:
+    ok, got = await _inbox(aiohttp_server, status=202)
+    gone, _ = await _inbox(aiohttp_server, status=410)
+    closed = unused_tcp_port_factory()  # nothing listens there
+    key = ed25519.Ed25519PrivateKey.generate()
+    urls = [str(ok.make_url("/inbox")), str(gone.make_url("/inbox"))] * 10
+    urls.append(f"http://127.0.0.1:{closed}/inbox")
+    outcomes = await asyncio.gather(
+        *(
+            sender.post(
+                pem=_pem(key),
+                key_id="k",
+                scheme="rfc9421",
+                url=url,
+                body=BODY,
+                headers=HEADERS,
+                now=datetime.now(UTC),
+            )
+            for url in urls
+        )
+    )
+    assert [o[0] for o in outcomes[:20]] == [202, 410] * 10
+    status, retry_after, error = outcomes[20]
+    assert status is None and retry_after is None
+    assert (error is not None and "Connect" in error) or "refused" in str(error)
+    assert len(got) == 10
+
+
+async def test_private_addresses_are_refused_without_dev(aiohttp_server: ServerFactory) -> None:
+    server, got = await _inbox(aiohttp_server)
+    strict = await DeliverySender.start(allow_private=False, timeout=2.0, idle_per_host=2)
+    try:
+        status, _, error = await strict.post(
+            pem=_pem(ed25519.Ed25519PrivateKey.generate()),
+            key_id="k",
+            scheme="rfc9421",
+            url=str(server.make_url("/inbox")),
+            body=BODY,
+            headers=HEADERS,
+            now=datetime.now(UTC),
+        )
+    finally:
+        await strict.close()
+    assert status is None
+    assert error is not None and error.startswith("UnsafeAddressError")
+    assert got == []
+
+
+async def test_a_bad_key_fails_that_job_only(
+    sender: DeliverySender, aiohttp_server: ServerFactory
+) -> None:
+    server, got = await _inbox(aiohttp_server)
+    url = str(server.make_url("/inbox"))
+    bad, good = await asyncio.gather(
+        sender.post(
+            pem="not a key",
+            key_id="k",
+            scheme="cavage",
+            url=url,
+            body=BODY,
+            headers=HEADERS,
+            now=datetime.now(UTC),
+        ),
+        sender.post(
+            pem=_pem(ed25519.Ed25519PrivateKey.generate()),
+            key_id="k",
+            scheme="rfc9421",
+            url=url,
+            body=BODY,
+            headers=HEADERS,
+            now=datetime.now(UTC),
+        ),
+    )
+    assert bad[0] is None and bad[2] is not None and bad[2].startswith("signing failed")
+    assert good == (202, None, None)
+    assert len(got) == 1
+
+
+async def test_a_dead_child_fails_what_is_in_flight_and_turns_off(
+    aiohttp_server: ServerFactory,
+) -> None:
+    started = await DeliverySender.start(allow_private=True, timeout=5.0, idle_per_host=2)
+    hang = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        await hang.wait()
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/inbox", slow)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    try:
+        pending = asyncio.ensure_future(
+            started.post(
+                pem=_pem(ed25519.Ed25519PrivateKey.generate()),
+                key_id="k",
+                scheme="rfc9421",
+                url=str(server.make_url("/inbox")),
+                body=BODY,
+                headers=HEADERS,
+                now=datetime.now(UTC),
+            )
+        )
+        await asyncio.sleep(0.5)  # the job is with the child now
+        assert started._process is not None
+        os.kill(started._process.pid, signal.SIGKILL)
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(pending, 5)
+        assert started.alive is False
+        with pytest.raises(ConnectionError):
+            await started.post(
+                pem="x",
+                key_id="k",
+                scheme="rfc9421",
+                url="http://127.0.0.1/",
+                body=b"",
+                headers={},
+                now=datetime.now(UTC),
+            )
+    finally:
+        hang.set()
+        await started.close()
+
+
+async def test_the_child_exits_when_the_node_closes_it() -> None:
+    started = await DeliverySender.start(allow_private=True, timeout=1.0, idle_per_host=1)
+    process = started._process
+    assert process is not None
+    await started.close()
+    assert process.poll() is not None  # gone, not orphaned
