@@ -12,14 +12,9 @@ from . import appkeys as K
 from . import content
 from .clock import Clock, system_clock
 from .config import Settings
-from .guards import (
-    Limiters,
-    authorized_fetch_middleware,
-    rate_limit_middleware,
-    timeout_middleware,
-)
+from .guards import Guards, Limiters
 from .metrics import Metrics
-from .middlewares import error_middleware, request_id_middleware
+from .middlewares import request_middleware
 from .routes import actors, admin, inbox, objects, ops, wellknown
 from .runtime import Runtime, open_runtime
 from .storage.inbox import InboxWriter
@@ -43,13 +38,7 @@ def create_app(
 ) -> web.Application:
     """Build the node; tests build the same app with an injected clock and resolver."""
     app = web.Application(
-        middlewares=[
-            request_id_middleware,
-            error_middleware,
-            timeout_middleware,
-            rate_limit_middleware,
-            authorized_fetch_middleware,
-        ],
+        middlewares=[request_middleware, Guards()],
         client_max_size=settings.limits.max_body,
     )
     app[K.SETTINGS] = settings

@@ -1,11 +1,16 @@
 """Request guards: per-request time limit, rate limits (429 + Retry-After), authorized fetch.
 
-- ``timeout_middleware``: a request (its body read included) that takes longer than
+``Guards`` is one middleware that applies, in this order:
+
+- the time limit: a request (its body read included) that takes longer than
   ``limits.request_timeout`` is answered ``408`` — slow clients cannot hold a handler.
-- ``rate_limit_middleware``: the JSON API (``/api/``) and sign-in paths per client
+  One watchdog per app checks the requests in flight a few times per limit, rather
+  than a timer per request, so the answer comes within ``request_timeout`` plus a
+  tenth of it (at most one second);
+- rate limits: the JSON API (``/api/``) and sign-in paths per client
   address; the inbox applies its own limits (per client address before the body is
-  read, per signer's host once the signature header is parsed) through ``Limiters``.
-- ``authorized_fetch_middleware``: with ``authorized_fetch`` on, every GET of an
+  read, per signer's host once the signature header is parsed) through ``Limiters``;
+- authorized fetch: with ``authorized_fetch`` on, every GET of an
   actor, object or collection must carry a valid HTTP signature by an actor that is
   not blocked and whose host is not refused; the instance actor (``/actor``, whose
   key is in the same document), WebFinger and the rest of ``/.well-known/``,
@@ -18,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -37,12 +44,10 @@ __all__ = [
     "EXEMPT_PATHS",
     "EXEMPT_PREFIXES",
     "SIGNIN_PATHS",
+    "Guards",
     "Limiters",
-    "authorized_fetch_middleware",
     "client_address",
-    "rate_limit_middleware",
     "rate_limited_response",
-    "timeout_middleware",
 ]
 
 log = logging.getLogger("kantine.policy")
@@ -94,39 +99,101 @@ def rate_limited_response(exc: RateLimited) -> web.Response:
     return response
 
 
-@web.middleware
-async def timeout_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    seconds = request.app[SETTINGS].limits.request_timeout
-    try:
-        async with asyncio.timeout(seconds):
-            return await handler(request)
-    except TimeoutError:
-        log.info(
-            "%s %s from %s took over %g s: 408",
-            request.method,
-            request.path,
-            request.remote,
-            seconds,
-        )
-        return json_error(408, f"request took longer than {seconds:g} s")
+class Guards:
+    """The request guards as one middleware: time limit, then rate limits, then authorized fetch."""
+
+    __middleware_version__ = 1  # aiohttp: a new-style middleware, ``(request, handler)``
+    __slots__ = ("_deadlines", "_expired", "_watch", "_watch_loop")
+
+    def __init__(self) -> None:
+        #: The requests in flight: their task -> (deadline on the loop's clock, the limit).
+        self._deadlines: dict[asyncio.Task[Any], tuple[float, float]] = {}
+        #: Tasks the watchdog cancelled for running over, until their handler unwinds.
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._watch: asyncio.TimerHandle | None = None
+        self._watch_loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        settings = request.app[SETTINGS]
+        seconds = settings.limits.request_timeout
+        task = asyncio.current_task()
+        assert task is not None
+        loop = task.get_loop()
+        self._deadlines[task] = (loop.time() + seconds, seconds)
+        if self._watch is None or self._watch_loop is not loop:
+            self._watch = loop.call_later(_watch_interval(seconds), self._check, loop)
+            self._watch_loop = loop
+        cancelling = task.cancelling()
+        try:
+            response = _rate_limit(request)
+            if response is not None:
+                return response
+            if (
+                not settings.authorized_fetch
+                or request.method not in ("GET", "HEAD")
+                or _exempt(request.path)
+            ):
+                return await handler(request)
+            return await _authorized_fetch(request, handler, settings)
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise
+            self._expired.discard(task)
+            # Ours, unless another cancellation is pending too (how ``asyncio.timeout``
+            # tells its own apart).
+            if task.uncancel() > cancelling:
+                raise
+            log.info(
+                "%s %s from %s took over %g s: 408",
+                request.method,
+                request.path,
+                request.remote,
+                seconds,
+            )
+            return json_error(408, f"request took longer than {seconds:g} s")
+        finally:
+            del self._deadlines[task]
+            if task in self._expired:  # cancelled, but the handler finished anyway
+                self._expired.discard(task)
+                task.uncancel()
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The watchdog: cancel the requests past their deadline; run again while any is in flight."""
+        self._watch = None
+        if not self._deadlines:
+            return
+        now = loop.time()
+        shortest = math.inf
+        for task, (deadline, seconds) in self._deadlines.items():
+            shortest = min(shortest, seconds)
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        self._watch = loop.call_later(_watch_interval(shortest), self._check, loop)
 
 
-@web.middleware
-async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _watch_interval(seconds: float) -> float:
+    """How often the watchdog looks: a tenth of the limit, at most once a second."""
+    return min(1.0, seconds / 10)
+
+
+def _rate_limit(request: web.Request) -> web.Response | None:
+    """429 for the JSON API and sign-in paths over their limit per client address, else None."""
     path = request.path
     scope = None
     if path.startswith(SIGNIN_PATHS) and request.method == "POST":
         scope = "sign-in"
     elif path.startswith("/api/"):
         scope = "api"
-    if scope is not None:
-        address = client_address(request)
-        try:
-            request.app[LIMITERS].check(scope, address)
-        except RateLimited as exc:
-            log.info("%s %s from %s: 429 (%s)", request.method, path, address, scope)
-            return rate_limited_response(exc)
-    return await handler(request)
+    if scope is None:
+        return None
+    address = client_address(request)
+    try:
+        request.app[LIMITERS].check(scope, address)
+    except RateLimited as exc:
+        log.info("%s %s from %s: 429 (%s)", request.method, path, address, scope)
+        return rate_limited_response(exc)
+    return None
 
 
 def _exempt(path: str) -> bool:
@@ -140,15 +207,10 @@ def _wants_page(accept: str) -> bool:
     return "text/html" in accept and not any(t in accept for t in _AS_TYPES)
 
 
-@web.middleware
-async def authorized_fetch_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
-    if (
-        not settings.authorized_fetch
-        or request.method not in ("GET", "HEAD")
-        or _exempt(request.path)
-    ):
-        return await handler(request)
+async def _authorized_fetch(
+    request: web.Request, handler: Handler, settings: Settings
+) -> web.StreamResponse:
+    """A GET of an actor, object or collection while ``authorized_fetch`` is on."""
     if _wants_page(request.headers.get("Accept", "")):
         response = await handler(request)
         if response.content_type not in _AS_TYPES:

@@ -14,7 +14,7 @@ from protocol.errors import ProtocolError
 
 from .appkeys import METRICS, REQUEST_ID
 
-__all__ = ["error_middleware", "json_error", "request_id_middleware"]
+__all__ = ["json_error", "request_middleware"]
 
 log = logging.getLogger("kantine.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,13 +34,30 @@ def _next_request_id() -> str:
 
 
 @web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, ``ProtocolError`` -> JSON error, then the request's metric and log line."""
     rid = request.headers.get("X-Request-Id", "")[:64] or _next_request_id()
     request[REQUEST_ID] = rid
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except ProtocolError as exc:
+            log.warning(
+                "%s %s refused (%s): %s rid=%s",
+                request.method,
+                request.path,
+                exc.status_hint,
+                exc.reason,
+                rid,
+            )
+            response = json_error(exc.status_hint, exc.reason)
+        except web.HTTPException as exc:
+            if exc.status >= 400 and exc.content_type != "application/json":
+                response = json_error(exc.status, exc.reason or "error")
+            else:
+                raise
         status = response.status
     except web.HTTPException as exc:
         status = exc.status
@@ -59,23 +76,3 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         )
     response.headers["X-Request-Id"] = rid
     return response
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ProtocolError as exc:
-        log.warning(
-            "%s %s refused (%s): %s rid=%s",
-            request.method,
-            request.path,
-            exc.status_hint,
-            exc.reason,
-            request.get(REQUEST_ID),
-        )
-        return json_error(exc.status_hint, exc.reason)
-    except web.HTTPException as exc:
-        if exc.status >= 400 and exc.content_type != "application/json":
-            return json_error(exc.status, exc.reason or "error")
-        raise
