@@ -338,7 +338,9 @@ class Service(Listing):
 
     async def _relayed_by(self, item: InboxItem, doc: dict[str, Any]) -> tuple[list[str], str]:
         """Relay ``item`` through each local project it is addressed to; (relayed, why not)."""
-        projects = [p for p in [await self._local_project(i) for i in addressed_to(doc)] if p]
+        # Only a local IRI can name a local project: the others are not looked up at all.
+        local = [i for i in addressed_to(doc) if i and self.urls.is_local(i)]
+        projects = [p for p in [await self._local_project(i) for i in local] if p]
         if not projects:
             return [], "not addressed to a local project"
         obj = doc.get("object")
