@@ -173,8 +173,8 @@ class Guards:
 
 
 def _watch_interval(seconds: float) -> float:
-    """How often the watchdog looks: a tenth of the limit, at most once a second."""
-    return min(1.0, seconds / 10)
+    """How often the watchdog looks: a tenth of the limit, between 10 ms and 1 s."""
+    return max(0.01, min(1.0, seconds / 10))
 
 
 def _rate_limit(request: web.Request) -> web.Response | None:

@@ -10,9 +10,14 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
+from node.appkeys import SETTINGS
 from node.guards import Guards
 from nodes import start_node
 
@@ -60,3 +65,44 @@ async def test_requests_within_the_limit_are_never_cut(tmp_path: Path) -> None:
                 await asyncio.sleep(0.03)
     finally:
         await node.stop()
+
+
+def _request(seconds: float) -> web.Request:
+    app = web.Application()
+    app[SETTINGS] = SimpleNamespace(  # type: ignore[assignment]
+        limits=SimpleNamespace(request_timeout=seconds), authorized_fetch=False
+    )
+    return make_mocked_request("GET", "/healthz", app=app)
+
+
+async def test_the_watchdog_answers_408_and_leaves_the_task_uncancelled() -> None:
+    guards = Guards()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    started = time.monotonic()
+    response = await guards(_request(0.1), slow)
+    assert response.status == 408
+    assert time.monotonic() - started < 1.0
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    assert not guards._deadlines and not guards._expired
+
+
+async def test_a_cancellation_from_elsewhere_is_not_a_408() -> None:
+    guards = Guards()
+    entered = asyncio.Event()
+
+    async def waits(request: web.Request) -> web.StreamResponse:
+        entered.set()
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    task = asyncio.create_task(guards(_request(30), waits))
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not guards._deadlines and not guards._expired
