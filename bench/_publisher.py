@@ -2,8 +2,8 @@
 
     python bench/_publisher.py --data DIR --port P
 
-Builds the app exactly as ``node.commands.serve`` does (same create_app, same
-spawn ProcessPoolExecutor(1) for RSA signing), serves it, prints ``ready``, then
+Builds the app exactly as ``node.commands.serve`` does (same create_app, the same
+delivery sender process when there is a second core), serves it, prints ``ready``, then
 reads commands on stdin: ``publish`` publishes a Create of an Event as the network
 actor to its followers and prints ``published <monotonic t0> <deliveries queued>``
 (t0 is taken just before ``Federation.publish``); ``quit`` stops. There is no
@@ -14,42 +14,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import sys
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
 
-from node import config, signing
+from node import config
 from node.app import RUNTIME, create_app
 from node.storage.actors import get_local
 
 
-def _executor() -> ProcessPoolExecutor | None:
-    if (os.cpu_count() or 1) <= 1:
-        return None
-    extra = {}
-    if hasattr(signing, "exit_with_parent"):  # what `serve` passes, where available
-        extra = {"initializer": signing.exit_with_parent, "initargs": (os.getpid(),)}
-    return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), **extra
-    )
-
-
 async def main(data: Path, port: int) -> None:
     settings = config.load(data)
-    executor = _executor()
-    app = create_app(settings, executor=executor, delivery_process=executor is not None)
+    # As `kantine serve` does: with a second core, deliveries go through the sender process.
+    app = create_app(settings, delivery_process=(os.cpu_count() or 1) > 1)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     rt = app[RUNTIME]
-    if executor is not None:  # measure a node that is up: its signing worker already spawned
-        await asyncio.get_running_loop().run_in_executor(executor, int)
+    sender = rt.delivery.sender
+    if sender is not None:  # measure a node that is up: its sender has started
+        await sender.ready()
     actor = await get_local(rt.db, settings.slug)
     assert actor is not None
     print("ready", flush=True)
@@ -86,8 +74,6 @@ async def main(data: Path, port: int) -> None:
                 print(f"published {t0} {queued}", flush=True)
     finally:
         await runner.cleanup()
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
 
 
 if __name__ == "__main__":

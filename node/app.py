@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 
 import aiohttp
 from aiohttp import web
@@ -32,7 +31,6 @@ def create_app(
     clock: Clock | None = None,
     connector: aiohttp.BaseConnector | None = None,
     resolver: aiohttp.abc.AbstractResolver | None = None,
-    executor: Executor | None = None,
     workers: bool = True,
     delivery_process: bool = False,
 ) -> web.Application:
@@ -54,7 +52,6 @@ def create_app(
             clock=app[K.CLOCK],
             connector=connector,
             resolver=resolver,
-            executor=executor,
             metrics=app[K.METRICS],
             delivery_process=delivery_process,
         ) as rt:

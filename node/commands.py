@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing
 import os
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +20,6 @@ from .app import create_app
 from .clock import iso, system_clock
 from .config import ConfigError, Settings
 from .runtime import Runtime, open_runtime
-from .signing import exit_with_parent
 from .storage import actors as actors_db
 from .storage import deliveries as q
 from .storage import follows as follows_db
@@ -108,32 +105,20 @@ def init(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    executor = None
-    if (os.cpu_count() or 1) > 1:
-        executor = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=exit_with_parent,
-            initargs=(os.getpid(),),
-        )
     # With a second core, deliveries are signed and sent by a child process (node.sender).
-    app = create_app(settings, executor=executor, delivery_process=executor is not None)
+    app = create_app(settings, delivery_process=(os.cpu_count() or 1) > 1)
     print(
         f"Kantine node {settings.name!r} at {settings.url}, listening on {args.host}:{args.port}",
         flush=True,
     )
-    try:
-        web.run_app(
-            app,
-            host=args.host,
-            port=args.port,
-            print=None,
-            access_log=None,
-            keepalive_timeout=settings.limits.keepalive_timeout,
-        )
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        print=None,
+        access_log=None,
+        keepalive_timeout=settings.limits.keepalive_timeout,
+    )
     return 0
 
 

@@ -102,7 +102,6 @@ class DeliveryWorker:
         if resumed:
             log.info("resumed %d deliveries that were in flight at the last stop", resumed)
         self._hosts = await hosts_db.all_states(self.db)
-        self.signer.warm()
         self._runner = asyncio.create_task(self._run(), name="kantine-delivery")
 
     async def stop(self) -> None:
@@ -266,7 +265,7 @@ class DeliveryWorker:
                 )
             except ConnectionError as exc:  # the child stopped: a network error, retried
                 return None, None, f"{type(exc).__name__}: {exc}"
-        signed = await self.signer.sign(
+        signed = self.signer.sign_now(
             actor, "POST", url, headers, body, now=self.clock(), scheme=scheme
         )
         headers |= signed

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +84,6 @@ async def open_runtime(
     clock: Clock | None = None,
     connector: aiohttp.BaseConnector | None = None,
     resolver: aiohttp.abc.AbstractResolver | None = None,
-    executor: Executor | None = None,
     metrics: Metrics | None = None,
     delivery_process: bool = False,
 ) -> AsyncIterator[Runtime]:
@@ -114,7 +112,7 @@ async def open_runtime(
         client: DeliveryClient | None = None
         sender: DeliverySender | None = None
         try:
-            signer = Signer(urls, executor)
+            signer = Signer(urls)
             fed = Federation(
                 settings=settings, urls=urls, db=db, clock=clock, metrics=metrics, signer=signer
             )

@@ -11,9 +11,10 @@ decision and the outcome's write all stay in :mod:`node.delivery`.
 
 The two processes talk over a socket pair, in frames: a 4-byte big-endian length and
 a pickle (both ends are this program). The node sends lists of jobs
-``(job_id, pem, key_id, scheme, url, body, headers, now)``; the child answers lists
-of ``(job_id, status, retry_after, error)`` as each POST ends, not per batch, so a
-slow host holds up only its own delivery.
+``("post", job_id, pem, key_id, scheme, url, body, headers, now)`` (or
+``("ping", job_id)``); the child answers lists of ``(job_id, status, retry_after,
+error)`` as each POST ends, not per batch, so a slow host holds up only its own
+delivery.
 
 If the child dies, what was in flight fails as a network error (the queue retries it)
 and :attr:`DeliverySender.alive` turns False: the worker then delivers in-process.
@@ -64,7 +65,7 @@ class DeliverySender:
 
     def __init__(self) -> None:
         self.alive = False
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._futures: dict[int, asyncio.Future[Outcome]] = {}
@@ -79,19 +80,17 @@ class DeliverySender:
         sender = cls()
         ours, theirs = socket.socketpair()
         try:
-            sender._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "node.sender",
-                    "--fd",
-                    str(theirs.fileno()),
-                    "--timeout",
-                    str(timeout),
-                    "--idle-per-host",
-                    str(idle_per_host),
-                    *(["--allow-private"] if allow_private else []),
-                ],
+            sender._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "node.sender",
+                "--fd",
+                str(theirs.fileno()),
+                "--timeout",
+                str(timeout),
+                "--idle-per-host",
+                str(idle_per_host),
+                *(["--allow-private"] if allow_private else []),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
             )
@@ -122,9 +121,24 @@ class DeliverySender:
         self._futures[job_id] = future
         if not self._outgoing:
             loop.call_soon(self._send)  # the jobs of one loop turn go in one frame
-        self._outgoing.append((job_id, pem, key_id, scheme, url, body, headers, now))
+        self._outgoing.append(("post", job_id, pem, key_id, scheme, url, body, headers, now))
         try:
             return await future
+        finally:
+            self._futures.pop(job_id, None)
+
+    async def ready(self) -> None:
+        """Wait until the child has started and answers (a round trip with no work)."""
+        if not self.alive:
+            raise ConnectionError("the delivery sender is not running")
+        job_id = next(self._ids)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._futures[job_id] = future
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._outgoing.append(("ping", job_id))
+        try:
+            await future
         finally:
             self._futures.pop(job_id, None)
 
@@ -162,10 +176,10 @@ class DeliverySender:
                 await self._reader_task
         if self._process is not None:
             try:
-                await asyncio.to_thread(self._process.wait, 5)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(self._process.wait(), 5)
+            except TimeoutError:
                 self._process.kill()
-                await asyncio.to_thread(self._process.wait)
+                await self._process.wait()
 
 
 # -- the child ----------------------------------------------------------------------
@@ -206,7 +220,10 @@ async def _child(fd: int, *, allow_private: bool, timeout: float, idle_per_host:
             finish(job_id, status, retry_after, None)
 
     async def handle(job: tuple[Any, ...]) -> None:
-        job_id, pem, key_id, scheme, url, body, headers, now = job
+        if job[0] == "ping":
+            finish(job[1], None, None, None)
+            return
+        _, job_id, pem, key_id, scheme, url, body, headers, now = job
         try:
             if scheme == "cavage":
                 # RSA: the private-key operation releases the GIL, so signing in threads

@@ -263,4 +263,4 @@ async def test_the_child_exits_when_the_node_closes_it() -> None:
     process = started._process
     assert process is not None
     await started.close()
-    assert process.poll() is not None  # gone, not orphaned
+    assert process.returncode is not None  # gone, not orphaned
