@@ -38,6 +38,9 @@ class Limits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     page_size: int = 20
     delivery_concurrency: int = 128
     delivery_per_host: int = 4
+    #: Child processes that sign and send deliveries (node.sender), on a machine with more
+    #: than one core; 0 delivers in the node's own process.
+    delivery_senders: int = 2
     key_cache_seconds: int = 86400
     date_skew_seconds: int = 3600
     # -- abuse bounds (docs/security.md); a rate of 0 turns that limit off --
@@ -63,6 +66,8 @@ class Limits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        if not 0 <= self.delivery_senders <= 16:
+            raise ValueError("delivery_senders must be between 0 and 16")
         if self.max_fetches_per_activity < 1 or self.max_string_length < 256:
             raise ValueError("max_fetches_per_activity >= 1 and max_string_length >= 256")
 

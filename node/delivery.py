@@ -19,7 +19,7 @@ from . import retry
 from .clock import Clock, iso
 from .delivery_http import DeliveryClient
 from .metrics import Metrics
-from .sender import DeliverySender
+from .sender import DeliverySenders
 from .signing import Signer
 from .storage import actors as actors_db
 from .storage import deliveries as q
@@ -54,7 +54,7 @@ class DeliveryWorker:
         session: aiohttp.ClientSession,
         signer: Signer,
         client: DeliveryClient | None = None,
-        sender: DeliverySender | None = None,
+        sender: DeliverySenders | None = None,
         clock: Clock,
         metrics: Metrics,
         concurrency: int = 64,

@@ -25,7 +25,7 @@ from .metrics import Metrics
 from .moderation import moderation_handlers
 from .policy import FetchGuard, host_allowed, refusal
 from .processor import Handlers, Processor
-from .sender import DeliverySender
+from .sender import DeliverySenders
 from .signing import Signer
 from .storage import deliveries as q
 from .storage import inbox as inbox_db
@@ -110,7 +110,7 @@ async def open_runtime(
             )
         session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
         client: DeliveryClient | None = None
-        sender: DeliverySender | None = None
+        sender: DeliverySenders | None = None
         try:
             signer = Signer(urls)
             fed = Federation(
@@ -130,8 +130,9 @@ async def open_runtime(
             # Deliveries go out through the lean client when the connector's rules are
             # known (make_connector); through the session otherwise.
             client = DeliveryClient.like(connector, idle_per_host=limits.delivery_per_host)
-            if delivery_process and workers and own_rules:
-                sender = await DeliverySender.start(
+            if delivery_process and workers and own_rules and limits.delivery_senders:
+                sender = await DeliverySenders.start(
+                    limits.delivery_senders,
                     allow_private=settings.dev,
                     timeout=DEFAULT_TIMEOUT,
                     idle_per_host=limits.delivery_per_host,

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-__all__ = ["DeliverySender", "Outcome"]
+__all__ = ["DeliverySender", "DeliverySenders", "Outcome"]
 
 log = logging.getLogger("kantine.sender")
 
@@ -71,6 +71,7 @@ class DeliverySender:
         self._futures: dict[int, asyncio.Future[Outcome]] = {}
         self._outgoing: list[tuple[Any, ...]] = []
         self._ids = itertools.count(1)
+        self.posted = 0  # deliveries handed to this child
 
     @classmethod
     async def start(
@@ -117,6 +118,7 @@ class DeliverySender:
             raise ConnectionError("the delivery sender is not running")
         loop = asyncio.get_running_loop()
         job_id = next(self._ids)
+        self.posted += 1
         future: asyncio.Future[Outcome] = loop.create_future()
         self._futures[job_id] = future
         if not self._outgoing:
@@ -182,6 +184,45 @@ class DeliverySender:
                 await self._process.wait()
 
 
+class DeliverySenders:
+    """Several senders, one child each: a host's deliveries always go to the same child
+    (its kept-alive connections), the others to whichever is alive."""
+
+    def __init__(self, senders: list[DeliverySender]) -> None:
+        self.senders = senders
+
+    @classmethod
+    async def start(
+        cls, count: int, *, allow_private: bool, timeout: float, idle_per_host: int
+    ) -> DeliverySenders:
+        senders = [
+            await DeliverySender.start(
+                allow_private=allow_private, timeout=timeout, idle_per_host=idle_per_host
+            )
+            for _ in range(max(1, count))
+        ]
+        return cls(senders)
+
+    @property
+    def alive(self) -> bool:
+        return any(sender.alive for sender in self.senders)
+
+    async def post(self, *, url: str, **job: Any) -> Outcome:
+        host = url.split("/", 3)[2] if url.count("/") >= 2 else url
+        first = hash(host) % len(self.senders)
+        for offset in range(len(self.senders)):
+            sender = self.senders[(first + offset) % len(self.senders)]
+            if sender.alive:
+                return await sender.post(url=url, **job)
+        raise ConnectionError("no delivery sender is running")
+
+    async def ready(self) -> None:
+        await asyncio.gather(*(sender.ready() for sender in self.senders if sender.alive))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(sender.close() for sender in self.senders))
+
+
 # -- the child ----------------------------------------------------------------------
 
 
@@ -226,8 +267,9 @@ async def _child(fd: int, *, allow_private: bool, timeout: float, idle_per_host:
         _, job_id, pem, key_id, scheme, url, body, headers, now = job
         try:
             if scheme == "cavage":
-                # RSA: the private-key operation releases the GIL, so signing in threads
-                # leaves this loop free for the POSTs (and may use a second core).
+                # RSA: the private-key operation releases the GIL, so signing in a thread
+                # leaves this loop free for the POSTs. (One thread: with several senders,
+                # more threads only contend for the cores and the GIL.)
                 signed = await loop.run_in_executor(
                     signing_threads,
                     sign_with_pem,

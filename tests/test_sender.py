@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from node.sender import DeliverySender
+from node.sender import DeliverySender, DeliverySenders
 from peers import independent_verify_cavage
 from protocol import httpsig
 
@@ -264,3 +264,37 @@ async def test_the_child_exits_when_the_node_closes_it() -> None:
     assert process is not None
     await started.close()
     assert process.returncode is not None  # gone, not orphaned
+
+
+async def test_senders_keep_a_host_on_one_child_and_survive_one_dying(
+    aiohttp_server: ServerFactory,
+) -> None:
+    server, got = await _inbox(aiohttp_server)
+    url = str(server.make_url("/inbox"))
+    pool = await DeliverySenders.start(2, allow_private=True, timeout=2.0, idle_per_host=2)
+    key = _pem(ed25519.Ed25519PrivateKey.generate())
+
+    async def post() -> tuple[int | None, str | None, str | None]:
+        return await pool.post(
+            pem=key,
+            key_id="k",
+            scheme="rfc9421",
+            url=url,
+            body=BODY,
+            headers=HEADERS,
+            now=datetime.now(UTC),
+        )
+
+    try:
+        await pool.ready()
+        assert [await post() for _ in range(3)] == [(202, None, None)] * 3
+        assert sorted(s.posted for s in pool.senders) == [0, 3]  # one child has the host
+        used = [s for s in pool.senders if s.posted]
+        assert used[0]._process is not None
+        os.kill(used[0]._process.pid, signal.SIGKILL)
+        await asyncio.wait_for(used[0]._reader_task, 5)  # type: ignore[arg-type]
+        assert used[0].alive is False and pool.alive
+        assert await post() == (202, None, None)  # the other child takes the host
+        assert len(got) == 4
+    finally:
+        await pool.close()
