@@ -148,13 +148,19 @@ def run_wrk(url: str, script_args: list[str], duration: int, connections: int) -
     raise RuntimeError(f"wrk gave no result:\n{out}")
 
 
-def db_counters(port: int) -> tuple[float, float]:
-    """(commits, writes) from the node's /metrics."""
+def db_counters(port: int) -> tuple[float, float, float]:
+    """(commits, writes, inbox write batches) from the node's /metrics."""
     text = U.http_text(f"http://{U.HOST}:{port}/metrics")
     values = dict(
-        line.split(" ", 1) for line in text.splitlines() if line.startswith("kantine_db_")
+        line.split(" ", 1)
+        for line in text.splitlines()
+        if line.startswith(("kantine_db_", "kantine_inbox_write_batches_total"))
     )
-    return float(values["kantine_db_commits_total"]), float(values["kantine_db_writes_total"])
+    return (
+        float(values["kantine_db_commits_total"]),
+        float(values["kantine_db_writes_total"]),
+        float(values["kantine_inbox_write_batches_total"]),
+    )
 
 
 def main() -> None:
@@ -272,7 +278,10 @@ def main() -> None:
         f"{main_thread * per:,.0f} / {writer * per:,.0f} / {sum(used.values()) * per:,.0f} us",
     )
     commits = db1[0] - db0[0]
-    report.figure("node: writes per commit", f"{(db1[1] - db0[1]) / max(commits, 1):.1f}")
+    report.figure(
+        "node: writes per commit / activities per inbox write",
+        f"{(db1[1] - db0[1]) / max(commits, 1):.1f} / {res['ok'] / max(db1[2] - db0[2], 1):.1f}",
+    )
     report.figure("node: latency", lat(res))
     report.figure("node: rows on disk / processed at end", f"{stored} / {processed}")
     report.figure(

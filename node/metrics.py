@@ -19,6 +19,7 @@ _HELP = {
     "kantine_inbox_queue": "Stored inbox activities, by state",
     "kantine_db_commits_total": "Write transactions committed (group commit: many writes each)",
     "kantine_db_writes_total": "Writes committed",
+    "kantine_inbox_write_batches_total": "Commits of accepted activities (many rows each)",
 }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from .db import Database, connect_sync
+from .db import Database
+
+log = logging.getLogger("kantine.inbox")
 
 __all__ = ["InboxItem", "InboxWriter", "count_by_state", "mark", "pending", "store", "store_many"]
 
@@ -89,66 +91,47 @@ def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[bool]:
 
 
 class InboxWriter:
-    """Stores what the inbox accepts: one transaction for all the requests of a loop turn.
+    """Stores what the inbox accepts, many requests to a commit (group commit).
 
-    The requests that reach ``store`` in the same turn of the event loop are committed
-    together, on a connection of their own, in the event loop's thread: a few
-    statements and one commit (``synchronous=FULL``: on disk when it returns) cost the
-    loop less than handing the rows to the writer thread, which then needs the GIL
-    back from a busy loop for every statement. When the database is locked by the
-    writer thread at that moment, the batch goes to the writer thread instead (the loop
-    never waits for a lock). ``store`` returns once the row is committed.
+    One batch is being committed at a time; the rows that arrive meanwhile wait and
+    go together in the next one. So under load a commit (one fsync, one wake-up of the
+    event loop, a few statements whatever the number of rows: each costs the writer
+    thread the GIL back from the busy loop) serves every request that came in while the
+    one before it was on its way to disk, and an idle node still writes at once.
+    ``store`` returns once the row is committed (``synchronous=FULL``).
     """
 
-    def __init__(self, db: Database, *, direct: bool = False) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._pending: list[tuple[InboxItem, asyncio.Future[bool]]] = []
-        self._writing: set[asyncio.Task[None]] = set()
-        self._conn: sqlite3.Connection | None = None
-        if direct:
-            self._conn = connect_sync(db.path)
-            self._conn.execute("PRAGMA busy_timeout = 0")  # never wait in the loop
-        self.direct_commits = 0
-        self.handed_over = 0
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._in_flight: asyncio.Task[None] | None = None
+        self._scheduled = False
+        self.batches = 0
 
     async def store(self, item: InboxItem) -> bool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
         self._pending.append((item, future))
+        if self._in_flight is None and not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)  # the rest of this loop turn's requests join in
         return await future
 
     def _flush(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._in_flight is not None:
+            return
         batch, self._pending = self._pending, []
-        items = [item for item, _ in batch]
-        conn = self._conn
-        if conn is not None:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:  # locked by the writer thread just now
-                pass
-            else:
-                try:
-                    flags = store_many(conn, items)
-                    conn.execute("COMMIT")
-                except sqlite3.Error:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                else:
-                    self.direct_commits += 1
-                    for (_, future), fresh in zip(batch, flags, strict=True):
-                        _settle(future, fresh)
-                    return
-        self.handed_over += 1
-        task = asyncio.ensure_future(self._write(batch))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
+        self.batches += 1
+        self._in_flight = asyncio.ensure_future(self._write(batch))
+        self._in_flight.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._in_flight = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("inbox write failed", exc_info=task.exception())
+        if self._pending:
+            self._flush()
 
     async def _write(self, batch: list[tuple[InboxItem, asyncio.Future[bool]]]) -> None:
         items = [item for item, _ in batch]
