@@ -117,21 +117,21 @@ class Processor:
         # The outcomes are marked in one write at the end of the round (a handler's own
         # writes are committed before the next item is processed): one commit per round,
         # not per item. A crash before that write processes the round again (at least once).
-        marks: list[tuple[int, Outcome, str]] = []
+        marks: list[tuple[int, Outcome]] = []
         try:
             for n, item in enumerate(items, 1):
                 outcome = await self.process(item)
-                marks.append((item.seq, outcome, iso(self.clock())))
+                marks.append((item.seq, outcome))
                 self.metrics.inc(
                     "kantine_inbox_processed_total", type=_label(item.type), outcome=outcome.state
                 )
                 if n % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
         finally:
-            if marks:
-                await self.db.write(
-                    lambda c: [inbox_db.mark(c, seq, o.state, t, o.note) for seq, o, t in marks]
-                )
+            if marks:  # stamped when the round's outcomes are recorded
+                stamp = iso(self.clock())
+                rows = [(seq, o.state, stamp, o.note) for seq, o in marks]
+                await self.db.write(lambda c: inbox_db.mark_many(c, rows))
         return len(items)
 
     async def process(self, item: inbox_db.InboxItem) -> Outcome:

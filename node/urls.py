@@ -73,6 +73,10 @@ class Urls:
         return f"{self.base}/{kind}/{ident}"
 
     def is_local(self, iri: str) -> bool:
+        # base + "/...": the authority ends at that "/", so it is ours as spelt (the common
+        # case, without a parse); other spellings (case, "?", "#") take the parse.
+        if iri.startswith(self.base) and iri[len(self.base) : len(self.base) + 1] == "/":
+            return True
         parts = urlsplit(iri)
         return f"{parts.scheme}://{parts.netloc.lower()}" == self.base
 

@@ -34,7 +34,7 @@ def is_public(iri: object) -> bool:
 
 
 def _field(doc: Any, name: str) -> Any:
-    if isinstance(doc, Mapping):
+    if type(doc) is dict or isinstance(doc, Mapping):  # a JSON dict: no ABC check
         return doc.get(name)
     if isinstance(doc, msgspec.Struct):
         return getattr(doc, name, None)

@@ -12,7 +12,16 @@ from .db import Database
 
 log = logging.getLogger("kantine.inbox")
 
-__all__ = ["InboxItem", "InboxWriter", "count_by_state", "mark", "pending", "store", "store_many"]
+__all__ = [
+    "InboxItem",
+    "InboxWriter",
+    "count_by_state",
+    "mark",
+    "mark_many",
+    "pending",
+    "store",
+    "store_many",
+]
 
 
 @dataclass(frozen=True)
@@ -191,6 +200,19 @@ def mark(conn: sqlite3.Connection, seq: int, state: str, now: str, note: str | N
         "UPDATE inbox SET state = ?, processed_at = ?, note = ? WHERE seq = ?",
         (state, now, note, seq),
     )
+
+
+def mark_many(conn: sqlite3.Connection, rows: list[tuple[int, str, str, str | None]]) -> None:
+    """``mark`` for many rows ``(seq, state, now, note)`` in one statement per 200 rows
+    (each statement costs the writer thread the GIL back from a busy event loop)."""
+    for start in range(0, len(rows), 200):
+        chunk = rows[start : start + 200]
+        values = ",".join(["(?,?,?,?)"] * len(chunk))
+        conn.execute(
+            "UPDATE inbox SET state = v.column2, processed_at = v.column3, note = v.column4"
+            f" FROM (VALUES {values}) AS v WHERE inbox.seq = v.column1",
+            [value for row in chunk for value in row],
+        )
 
 
 async def count_by_state(db: Database) -> dict[str, int]:
