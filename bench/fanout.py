@@ -225,39 +225,23 @@ def main() -> None:
             f"(the 2 cores give {2 * r['elapsed'] * 1e6 / n:,.0f} us per POST)",
         )
 
-    cav = run_phase(
-        "cavage",
-        tmp,
-        ports,
-        args.followers,
-        control,
-        shared=False,
-        rfc9421=False,
-        sink_pid=sink.pid,
-    )
-    show("cavage", cav)
-    ed = run_phase(
-        "rfc9421",
-        tmp,
-        ports,
-        args.followers,
-        control,
-        shared=False,
-        rfc9421=True,
-        sink_pid=sink.pid,
-    )
-    show("rfc9421", ed)
-    sh = run_phase(
-        "shared",
-        tmp,
-        ports[: args.shared_hosts],
-        args.followers,
-        control,
-        shared=True,
-        rfc9421=False,
-        sink_pid=sink.pid,
-    )
-    show("shared", sh)
+    def phase(name: str, hosts: list[int], *, shared: bool, rfc9421: bool) -> dict:
+        result = run_phase(
+            name,
+            tmp,
+            hosts,
+            args.followers,
+            control,
+            shared=shared,
+            rfc9421=rfc9421,
+            sink_pid=sink.pid,
+        )
+        show(name, result)
+        return result
+
+    cav = phase("cavage", ports, shared=False, rfc9421=False)
+    ed = phase("rfc9421", ports, shared=False, rfc9421=True)
+    sh = phase("shared", ports[: args.shared_hosts], shared=True, rfc9421=False)
 
     complete = cav["posts"] == args.followers and ed["posts"] == args.followers
     report.target("cavage deliveries/s / RSA signatures/s", cav["rate"] / ceiling, 0.6)

@@ -41,6 +41,19 @@ def _public_pem(key: Any) -> str:
     )
 
 
+def _job(url: str, *, pem: str | None = None, scheme: str = "rfc9421", key_id: str = "k") -> dict:
+    """The keyword arguments of one ``post``: an Ed25519 key unless ``pem`` is given."""
+    return {
+        "pem": pem if pem is not None else _pem(ed25519.Ed25519PrivateKey.generate()),
+        "key_id": key_id,
+        "scheme": scheme,
+        "url": url,
+        "body": BODY,
+        "headers": HEADERS,
+        "now": datetime.now(UTC),
+    }
+
+
 @pytest.fixture
 async def sender() -> AsyncIterator[DeliverySender]:
     started = await DeliverySender.start(allow_private=True, timeout=2.0, idle_per_host=2)
@@ -71,13 +84,7 @@ async def test_cavage_delivery_is_signed_and_answered(
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     url = str(server.make_url("/inbox"))
     outcome = await sender.post(
-        pem=_pem(key),
-        key_id="https://a.example/u#main-key",
-        scheme="cavage",
-        url=url,
-        body=BODY,
-        headers=HEADERS,
-        now=datetime.now(UTC),
+        **_job(url, pem=_pem(key), scheme="cavage", key_id="https://a.example/u#main-key")
     )
     assert outcome == (202, None, None)
     [(headers, body, path)] = got
@@ -96,13 +103,7 @@ async def test_rfc9421_delivery_verifies(
     url = str(server.make_url("/inbox"))
     now = datetime.now(UTC)
     outcome = await sender.post(
-        pem=_pem(key),
-        key_id="https://a.example/u#ed25519-key",
-        scheme="rfc9421",
-        url=url,
-        body=BODY,
-        headers=HEADERS,
-        now=now,
+        **_job(url, pem=_pem(key), key_id="https://a.example/u#ed25519-key") | {"now": now}
     )
     assert outcome == (202, None, None)
     [(headers, body, _)] = got
@@ -120,15 +121,7 @@ async def test_status_and_retry_after_come_back(
 ) -> None:
     server, _ = await _inbox(aiohttp_server, status=429, headers={"Retry-After": "120"})
     key = ed25519.Ed25519PrivateKey.generate()
-    outcome = await sender.post(
-        pem=_pem(key),
-        key_id="k",
-        scheme="rfc9421",
-        url=str(server.make_url("/inbox")),
-        body=BODY,
-        headers=HEADERS,
-        now=datetime.now(UTC),
-    )
+    outcome = await sender.post(**_job(str(server.make_url("/inbox")), pem=_pem(key)))
     assert outcome == (429, "120", None)
 
 
@@ -141,24 +134,11 @@ async def test_many_jobs_each_get_their_own_outcome(
     key = ed25519.Ed25519PrivateKey.generate()
     urls = [str(ok.make_url("/inbox")), str(gone.make_url("/inbox"))] * 10
     urls.append(f"http://127.0.0.1:{closed}/inbox")
-    outcomes = await asyncio.gather(
-        *(
-            sender.post(
-                pem=_pem(key),
-                key_id="k",
-                scheme="rfc9421",
-                url=url,
-                body=BODY,
-                headers=HEADERS,
-                now=datetime.now(UTC),
-            )
-            for url in urls
-        )
-    )
+    outcomes = await asyncio.gather(*(sender.post(**_job(url, pem=_pem(key))) for url in urls))
     assert [o[0] for o in outcomes[:20]] == [202, 410] * 10
     status, retry_after, error = outcomes[20]
     assert status is None and retry_after is None
-    assert (error is not None and "Connect" in error) or "refused" in str(error)
+    assert error is not None and error.startswith(("ConnectionRefusedError", "OSError"))
     assert len(got) == 10
 
 
@@ -166,15 +146,7 @@ async def test_private_addresses_are_refused_without_dev(aiohttp_server: ServerF
     server, got = await _inbox(aiohttp_server)
     strict = await DeliverySender.start(allow_private=False, timeout=2.0, idle_per_host=2)
     try:
-        status, _, error = await strict.post(
-            pem=_pem(ed25519.Ed25519PrivateKey.generate()),
-            key_id="k",
-            scheme="rfc9421",
-            url=str(server.make_url("/inbox")),
-            body=BODY,
-            headers=HEADERS,
-            now=datetime.now(UTC),
-        )
+        status, _, error = await strict.post(**_job(str(server.make_url("/inbox"))))
     finally:
         await strict.close()
     assert status is None
@@ -188,24 +160,8 @@ async def test_a_bad_key_fails_that_job_only(
     server, got = await _inbox(aiohttp_server)
     url = str(server.make_url("/inbox"))
     bad, good = await asyncio.gather(
-        sender.post(
-            pem="not a key",
-            key_id="k",
-            scheme="cavage",
-            url=url,
-            body=BODY,
-            headers=HEADERS,
-            now=datetime.now(UTC),
-        ),
-        sender.post(
-            pem=_pem(ed25519.Ed25519PrivateKey.generate()),
-            key_id="k",
-            scheme="rfc9421",
-            url=url,
-            body=BODY,
-            headers=HEADERS,
-            now=datetime.now(UTC),
-        ),
+        sender.post(**_job(url, pem="not a key", scheme="cavage")),
+        sender.post(**_job(url)),
     )
     assert bad[0] is None and bad[2] is not None and bad[2].startswith("signing failed")
     assert good == (202, None, None)
@@ -226,17 +182,7 @@ async def test_a_dead_child_fails_what_is_in_flight_and_turns_off(
     app.router.add_post("/inbox", slow)
     server = await aiohttp_server(app, host="127.0.0.1")
     try:
-        pending = asyncio.ensure_future(
-            started.post(
-                pem=_pem(ed25519.Ed25519PrivateKey.generate()),
-                key_id="k",
-                scheme="rfc9421",
-                url=str(server.make_url("/inbox")),
-                body=BODY,
-                headers=HEADERS,
-                now=datetime.now(UTC),
-            )
-        )
+        pending = asyncio.ensure_future(started.post(**_job(str(server.make_url("/inbox")))))
         await asyncio.sleep(0.5)  # the job is with the child now
         assert started._process is not None
         os.kill(started._process.pid, signal.SIGKILL)
@@ -244,15 +190,7 @@ async def test_a_dead_child_fails_what_is_in_flight_and_turns_off(
             await asyncio.wait_for(pending, 5)
         assert started.alive is False
         with pytest.raises(ConnectionError):
-            await started.post(
-                pem="x",
-                key_id="k",
-                scheme="rfc9421",
-                url="http://127.0.0.1/",
-                body=b"",
-                headers={},
-                now=datetime.now(UTC),
-            )
+            await started.post(**_job("http://127.0.0.1/", pem="x"))
     finally:
         hang.set()
         await started.close()
@@ -275,15 +213,7 @@ async def test_senders_keep_a_host_on_one_child_and_survive_one_dying(
     key = _pem(ed25519.Ed25519PrivateKey.generate())
 
     async def post() -> tuple[int | None, str | None, str | None]:
-        return await pool.post(
-            pem=key,
-            key_id="k",
-            scheme="rfc9421",
-            url=url,
-            body=BODY,
-            headers=HEADERS,
-            now=datetime.now(UTC),
-        )
+        return await pool.post(**_job(url, pem=key))
 
     try:
         await pool.ready()
