@@ -6,9 +6,13 @@ thread, which costs the busy event loop far more than the query. A :class:`Snaps
 keeps the answer in memory and reads it again when
 
 * a write through :class:`~node.storage.db.Database` touched one of its tables
-  (the write function calls :func:`touched`; the generation moves once the
-  transaction has ended, so a reload never reads the state before the commit), or
-* it is older than its ``ttl`` (writes made by another process, e.g. the CLI).
+  (the write function calls :func:`touched` before its commit; the generation moves
+  then and again once the transaction has ended, and while it is under way the
+  snapshot reads through to the database, so a value read before the commit is never
+  kept past it), or
+* it is older than its ``ttl`` for the caller (writes made by another process, e.g.
+  the CLI). A reload the caller waited for is always fresh enough for it, however long
+  the read took.
 """
 
 from __future__ import annotations
@@ -29,18 +33,27 @@ __all__ = ["Snapshot", "generation", "touched", "transaction_ended"]
 T = TypeVar("T")
 
 _generations: Counter[str] = Counter()
+_open: Counter[str] = Counter()  # transactions under way that change the table
 _touched: dict[int, set[str]] = {}
 
 
 def touched(conn: sqlite3.Connection, *tables: str) -> None:
-    """Record, from a write function, that this transaction changes ``tables``."""
-    _touched.setdefault(id(conn), set()).update(tables)
+    """Record, from a write function (before its commit), that this transaction changes
+    ``tables``. Until it ends, snapshots of them read through to the database: the
+    commit may be visible to readers before :func:`transaction_ended` runs."""
+    mine = _touched.setdefault(id(conn), set())
+    for table in tables:
+        if table not in mine:
+            mine.add(table)
+            _open[table] += 1
+            _generations[table] += 1
 
 
 def transaction_ended(conn: sqlite3.Connection) -> None:
     """Called by the writer once the transaction is committed (or rolled back)."""
     for table in _touched.pop(id(conn), ()):
         _generations[table] += 1
+        _open[table] -= 1
 
 
 def generation(tables: tuple[str, ...]) -> tuple[int, ...]:
@@ -73,6 +86,7 @@ class Snapshot(Generic[T]):
         )
 
     async def get(self, db: Database, *key: Hashable) -> T:
+        entered = time.monotonic()
         entries = self._entries.get(db)
         if entries is None:
             entries = self._entries[db] = {}
@@ -80,8 +94,12 @@ class Snapshot(Generic[T]):
         if entry is None:
             entry = entries[key] = _Entry()
         while True:
+            if any(_open[table] for table in self.tables):
+                return await self.load(db, *key)  # a change is being committed: read it
             current = generation(self.tables)
-            if entry.generation == current and time.monotonic() - entry.loaded_at <= self.ttl:
+            # Fresh enough for this caller: loaded at most ``ttl`` before it asked (a reload
+            # it waited for always is, however long the read took).
+            if entry.generation == current and entry.loaded_at >= entered - self.ttl:
                 return entry.value  # type: ignore[return-value]
             # One reload at a time; the others wait for it (and check again after it).
             if entry.loading is None or entry.loading.done():

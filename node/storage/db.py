@@ -195,10 +195,12 @@ class Database:
         # Fast path: the whole batch in one transaction, one statement per job. The writer
         # thread needs the GIL back after every statement, and under load the event loop
         # holds it for up to the switch interval each time, so fewer statements matter.
-        results = self._attempt(conn, batch, savepoints=False)
-        if results is None:  # a job failed: run each in its own savepoint, so only it fails
-            results = self._attempt(conn, batch, savepoints=True) or []
-        changes.transaction_ended(conn)
+        try:
+            results = self._attempt(conn, batch, savepoints=False)
+            if results is None:  # a job failed: run each in its own savepoint, so only it fails
+                results = self._attempt(conn, batch, savepoints=True) or []
+        finally:
+            changes.transaction_ended(conn)
         self.commits += 1
         self.writes += len(batch)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool, Any]]] = {}

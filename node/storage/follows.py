@@ -76,18 +76,21 @@ def set_state(
 
 
 def delete(conn: sqlite3.Connection, local: str, remote: str, direction: str) -> bool:
-    changes.touched(conn, "follows")
     cur = conn.execute(
         "DELETE FROM follows WHERE local = ? AND remote = ? AND direction = ?",
         (local, remote, direction),
     )
+    if cur.rowcount:  # an Undo or Delete of someone never followed changes nothing
+        changes.touched(conn, "follows")
     return cur.rowcount == 1
 
 
 def delete_remote(conn: sqlite3.Connection, remote: str) -> int:
     """Forget every relation with a remote actor (it was deleted)."""
-    changes.touched(conn, "follows")
-    return conn.execute("DELETE FROM follows WHERE remote = ?", (remote,)).rowcount
+    removed = conn.execute("DELETE FROM follows WHERE remote = ?", (remote,)).rowcount
+    if removed:  # most actor Deletes are of actors nobody here follows
+        changes.touched(conn, "follows")
+    return removed
 
 
 async def get(db: Database, local: str, remote: str, direction: str) -> Follow | None:

@@ -80,9 +80,9 @@ deletions = 0
 def delete_actor(conn: sqlite3.Connection, actor_id: str) -> None:
     global deletions
     deletions += 1
-    changes.touched(conn, "remote_actors")
     conn.execute("DELETE FROM remote_keys WHERE owner = ?", (actor_id,))
-    conn.execute("DELETE FROM remote_actors WHERE id = ?", (actor_id,))
+    if conn.execute("DELETE FROM remote_actors WHERE id = ?", (actor_id,)).rowcount:
+        changes.touched(conn, "remote_actors")
 
 
 def _actor(row: Any) -> RemoteActor:
