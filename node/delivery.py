@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import sqlite3
@@ -19,7 +20,7 @@ from . import retry
 from .clock import Clock, iso
 from .delivery_http import DeliveryClient
 from .metrics import Metrics
-from .sender import DeliverySenders
+from .sender import DeliverySenders, SenderStopped
 from .signing import Signer
 from .storage import actors as actors_db
 from .storage import deliveries as q
@@ -263,10 +264,23 @@ class DeliveryWorker:
                     headers=headers,
                     now=self.clock(),
                 )
-            except ConnectionError as exc:  # the child stopped: a network error, retried
-                return None, None, f"{type(exc).__name__}: {exc}"
-        signed = self.signer.sign_now(
-            actor, "POST", url, headers, body, now=self.clock(), scheme=scheme
+            except SenderStopped:
+                # Not attempted as far as we know (the child stopped or stopped answering):
+                # made here instead, not counted against the host.
+                log.info("delivering to %s in-process: the sender stopped", url)
+        # RSA signing releases the GIL: in a thread, it leaves the event loop free.
+        signed = await asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(
+                self.signer.sign_now,
+                actor,
+                "POST",
+                url,
+                headers,
+                body,
+                now=self.clock(),
+                scheme=scheme,
+            ),
         )
         headers |= signed
         if self.client is not None:

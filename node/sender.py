@@ -16,9 +16,12 @@ a pickle (both ends are this program). The node sends lists of jobs
 error)`` as each POST ends, not per batch, so a slow host holds up only its own
 delivery.
 
-If the child dies, what was in flight fails as a network error (the queue retries it)
-and :attr:`DeliverySender.alive` turns False: the worker then delivers in-process.
-The child exits when the node closes the socket, also after ``kill -9``.
+If a child dies or stops answering (no outcome within the POST's time limit plus a
+grace period), what it held fails with :class:`SenderStopped`: the worker then makes
+those deliveries in-process, as if no attempt had been made, and
+:attr:`DeliverySender.alive` turns False (a stuck child is killed). The child exits
+when the node closes the socket, also after ``kill -9``; it ignores SIGINT and SIGTERM,
+so a signal to the whole service lets the node finish first.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import contextlib
 import itertools
 import logging
 import pickle
+import signal
 import socket
 import struct
 import subprocess
@@ -37,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-__all__ = ["DeliverySender", "DeliverySenders", "Outcome"]
+__all__ = ["DeliverySender", "DeliverySenders", "Outcome", "SenderStopped"]
 
 log = logging.getLogger("kantine.sender")
 
@@ -45,6 +49,15 @@ log = logging.getLogger("kantine.sender")
 Outcome = tuple[int | None, str | None, str | None]
 
 _HEADER = struct.Struct(">I")
+#: Beyond the POST's own time limit, how long a job may wait in the child (signing backlog).
+_GRACE = 30.0
+
+
+class SenderStopped(ConnectionError):
+    """The sender could not carry out the job (it stopped, or stopped answering): the
+    delivery was not attempted as far as the node knows, and is made another way."""
+
+
 _MAX_FRAME = 256 * 1024 * 1024
 
 
@@ -63,8 +76,9 @@ def _frame(value: Any) -> bytes:
 class DeliverySender:
     """The node's side: ``await sender.post(...)`` → ``(status, retry_after, error)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 10.0, grace: float = _GRACE) -> None:
         self.alive = False
+        self.timeout, self.grace = timeout, grace
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -75,10 +89,10 @@ class DeliverySender:
 
     @classmethod
     async def start(
-        cls, *, allow_private: bool, timeout: float, idle_per_host: int
+        cls, *, allow_private: bool, timeout: float, idle_per_host: int, grace: float = _GRACE
     ) -> DeliverySender:
         """Spawn the child (it imports in the background; jobs wait in the socket)."""
-        sender = cls()
+        sender = cls(timeout, grace)
         ours, theirs = socket.socketpair()
         try:
             sender._process = await asyncio.create_subprocess_exec(
@@ -94,7 +108,13 @@ class DeliverySender:
                 *(["--allow-private"] if allow_private else []),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
+                # Its own session: a Ctrl-C in the node's terminal does not reach it; it
+                # stops when the node closes its socket (after the node's own shutdown).
+                start_new_session=True,
             )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours)
@@ -115,7 +135,7 @@ class DeliverySender:
         now: datetime,
     ) -> Outcome:
         if not self.alive or self._writer is None:
-            raise ConnectionError("the delivery sender is not running")
+            raise SenderStopped("the delivery sender is not running")
         loop = asyncio.get_running_loop()
         job_id = next(self._ids)
         self.posted += 1
@@ -125,14 +145,19 @@ class DeliverySender:
             loop.call_soon(self._send)  # the jobs of one loop turn go in one frame
         self._outgoing.append(("post", job_id, pem, key_id, scheme, url, body, headers, now))
         try:
-            return await future
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout + self.grace)
+        except TimeoutError:
+            # The child no longer answers (stuck, stopped): retire it; its jobs fail over.
+            log.error("the delivery sender stopped answering; stopping it")
+            self._retire()
+            raise SenderStopped("the delivery sender stopped answering") from None
         finally:
             self._futures.pop(job_id, None)
 
     async def ready(self) -> None:
         """Wait until the child has started and answers (a round trip with no work)."""
         if not self.alive:
-            raise ConnectionError("the delivery sender is not running")
+            raise SenderStopped("the delivery sender is not running")
         job_id = next(self._ids)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._futures[job_id] = future
@@ -156,15 +181,23 @@ class DeliverySender:
                     future = self._futures.get(job_id)
                     if future is not None and not future.done():
                         future.set_result((status, retry_after, error))
-        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError) as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # EOF, a reset, a frame that does not decode: it is gone
             if self.alive:
-                log.error("the delivery sender stopped (%s); delivering in-process", exc)
+                log.error("the delivery sender stopped (%s)", exc or type(exc).__name__)
         finally:
-            self.alive = False
-            lost = ConnectionError("the delivery sender stopped")
-            for future in self._futures.values():
-                if not future.done():
-                    future.set_exception(lost)
+            self._retire()
+
+    def _retire(self) -> None:
+        """Stop using this child: fail what it holds (as not attempted) and end it."""
+        self.alive = False
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(SenderStopped("the delivery sender stopped"))
+        if self._process is not None and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
 
     async def close(self) -> None:
         self.alive = False
@@ -174,7 +207,7 @@ class DeliverySender:
                 await self._writer.wait_closed()
         if self._reader_task is not None:
             self._reader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._reader_task
         if self._process is not None:
             try:
@@ -195,12 +228,17 @@ class DeliverySenders:
     async def start(
         cls, count: int, *, allow_private: bool, timeout: float, idle_per_host: int
     ) -> DeliverySenders:
-        senders = [
-            await DeliverySender.start(
-                allow_private=allow_private, timeout=timeout, idle_per_host=idle_per_host
-            )
-            for _ in range(max(1, count))
-        ]
+        senders: list[DeliverySender] = []
+        try:
+            for _ in range(max(1, count)):
+                senders.append(
+                    await DeliverySender.start(
+                        allow_private=allow_private, timeout=timeout, idle_per_host=idle_per_host
+                    )
+                )
+        except BaseException:
+            await asyncio.gather(*(s.close() for s in senders), return_exceptions=True)
+            raise
         return cls(senders)
 
     @property
@@ -214,13 +252,13 @@ class DeliverySenders:
             sender = self.senders[(first + offset) % len(self.senders)]
             if sender.alive:
                 return await sender.post(url=url, **job)
-        raise ConnectionError("no delivery sender is running")
+        raise SenderStopped("no delivery sender is running")
 
     async def ready(self) -> None:
         await asyncio.gather(*(sender.ready() for sender in self.senders if sender.alive))
 
     async def close(self) -> None:
-        await asyncio.gather(*(sender.close() for sender in self.senders))
+        await asyncio.gather(*(sender.close() for sender in self.senders), return_exceptions=True)
 
 
 # -- the child ----------------------------------------------------------------------
@@ -316,6 +354,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--idle-per-host", type=int, default=4)
     parser.add_argument("--allow-private", action="store_true")
     args = parser.parse_args(argv)
+    # The node stops this process by closing its socket, after finishing its own work (a
+    # signal to the whole service, e.g. from systemd, must not cut deliveries short).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from node.sender import DeliverySender, DeliverySenders
+from node.sender import DeliverySender, DeliverySenders, SenderStopped
 from peers import independent_verify_cavage
 from protocol import httpsig
 
@@ -186,10 +186,10 @@ async def test_a_dead_child_fails_what_is_in_flight_and_turns_off(
         await asyncio.sleep(0.5)  # the job is with the child now
         assert started._process is not None
         os.kill(started._process.pid, signal.SIGKILL)
-        with pytest.raises(ConnectionError):
+        with pytest.raises(SenderStopped):
             await asyncio.wait_for(pending, 5)
         assert started.alive is False
-        with pytest.raises(ConnectionError):
+        with pytest.raises(SenderStopped):
             await started.post(**_job("http://127.0.0.1/", pem="x"))
     finally:
         hang.set()
@@ -228,3 +228,36 @@ async def test_senders_keep_a_host_on_one_child_and_survive_one_dying(
         assert len(got) == 4
     finally:
         await pool.close()
+
+
+async def test_a_child_that_stops_answering_is_retired(aiohttp_server: ServerFactory) -> None:
+    server, got = await _inbox(aiohttp_server)
+    started = await DeliverySender.start(
+        allow_private=True, timeout=0.3, idle_per_host=1, grace=0.3
+    )
+    try:
+        await started.ready()
+        assert started._process is not None
+        os.kill(started._process.pid, signal.SIGSTOP)  # stuck: alive, but silent
+        with pytest.raises(SenderStopped):
+            await asyncio.wait_for(started.post(**_job(str(server.make_url("/inbox")))), 5)
+        assert started.alive is False
+        await asyncio.wait_for(started._process.wait(), 5)  # killed, not left stopped
+        assert got == []
+    finally:
+        await started.close()
+
+
+async def test_a_signal_to_the_service_does_not_cut_the_child_short(
+    sender: DeliverySender, aiohttp_server: ServerFactory
+) -> None:
+    """SIGINT/SIGTERM to every process (a Ctrl-C, systemd's stop): the child carries on
+    until the node, done with its own work, closes the socket."""
+    server, got = await _inbox(aiohttp_server)
+    await sender.ready()
+    assert sender._process is not None
+    os.kill(sender._process.pid, signal.SIGINT)
+    os.kill(sender._process.pid, signal.SIGTERM)
+    await asyncio.sleep(0.2)
+    assert await sender.post(**_job(str(server.make_url("/inbox")))) == (202, None, None)
+    assert sender.alive and len(got) == 1

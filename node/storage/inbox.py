@@ -147,14 +147,14 @@ class InboxWriter:
         try:
             flags = await self.db.write(lambda conn: store_many(conn, items))
         except sqlite3.Error:
-            # One row the database refuses must not fail the others: each on its own.
-            for item, future in batch:
-                try:
-                    fresh = await self.db.write(lambda conn, item=item: store(conn, item))
-                except Exception as exc:
-                    _settle(future, exc)
-                else:
-                    _settle(future, fresh)
+            # One row the database refuses must not fail the others: each on its own
+            # (together, so that a busy database does not hold them one after another).
+            outcomes = await asyncio.gather(
+                *(self.db.write(lambda conn, item=item: store(conn, item)) for item in items),
+                return_exceptions=True,
+            )
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                _settle(future, outcome)
             return
         except BaseException as exc:
             for _, future in batch:
@@ -205,6 +205,10 @@ def mark(conn: sqlite3.Connection, seq: int, state: str, now: str, note: str | N
 def mark_many(conn: sqlite3.Connection, rows: list[tuple[int, str, str, str | None]]) -> None:
     """``mark`` for many rows ``(seq, state, now, note)`` in one statement per 200 rows
     (each statement costs the writer thread the GIL back from a busy event loop)."""
+    if sqlite3.sqlite_version_info < (3, 33):  # no UPDATE ... FROM before SQLite 3.33
+        for seq, state, now, note in rows:
+            mark(conn, seq, state, now, note)
+        return
     for start in range(0, len(rows), 200):
         chunk = rows[start : start + 200]
         values = ",".join(["(?,?,?,?)"] * len(chunk))
