@@ -83,6 +83,8 @@ class DeliverySender:
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._futures: dict[int, asyncio.Future[Outcome]] = {}
+        self._sent_at: dict[int, float] = {}  # in order: the first is the oldest job out
+        self._watch: asyncio.TimerHandle | None = None
         self._outgoing: list[tuple[Any, ...]] = []
         self._ids = itertools.count(1)
         self.posted = 0  # deliveries handed to this child
@@ -141,18 +143,32 @@ class DeliverySender:
         self.posted += 1
         future: asyncio.Future[Outcome] = loop.create_future()
         self._futures[job_id] = future
+        self._sent_at[job_id] = loop.time()
+        if self._watch is None:
+            self._watch = loop.call_later(1.0, self._check_answering)
         if not self._outgoing:
             loop.call_soon(self._send)  # the jobs of one loop turn go in one frame
         self._outgoing.append(("post", job_id, pem, key_id, scheme, url, body, headers, now))
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout + self.grace)
-        except TimeoutError:
-            # The child no longer answers (stuck, stopped): retire it; its jobs fail over.
-            log.error("the delivery sender stopped answering; stopping it")
-            self._retire()
-            raise SenderStopped("the delivery sender stopped answering") from None
+            return await future
         finally:
             self._futures.pop(job_id, None)
+            self._sent_at.pop(job_id, None)
+
+    def _check_answering(self) -> None:
+        """Once a second while jobs are out: a child whose oldest job is older than the
+        POST's time limit plus a grace period no longer answers (stuck, stopped). It is
+        retired, and its jobs fail over. (One timer for all jobs, not one per job.)"""
+        self._watch = None
+        if not self._sent_at or not self.alive:
+            return
+        loop = asyncio.get_running_loop()
+        oldest = next(iter(self._sent_at.values()))
+        if loop.time() - oldest > self.timeout + self.grace:
+            log.error("the delivery sender stopped answering; stopping it")
+            self._retire()
+            return
+        self._watch = loop.call_later(min(1.0, self.grace), self._check_answering)
 
     async def ready(self) -> None:
         """Wait until the child has started and answers (a round trip with no work)."""
@@ -192,6 +208,9 @@ class DeliverySender:
     def _retire(self) -> None:
         """Stop using this child: fail what it holds (as not attempted) and end it."""
         self.alive = False
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         for future in self._futures.values():
             if not future.done():
                 future.set_exception(SenderStopped("the delivery sender stopped"))
