@@ -110,9 +110,9 @@ class DeliverySender:
                 *(["--allow-private"] if allow_private else []),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
-                # Its own session: a Ctrl-C in the node's terminal does not reach it; it
-                # stops when the node closes its socket (after the node's own shutdown).
-                start_new_session=True,
+                # The same session as the node (its own would be a scheduling group of its
+                # own under autogroup, taking CPU from the node that feeds it). It ignores
+                # SIGINT/SIGTERM and stops when the node closes its socket.
             )
         except BaseException:
             ours.close()
