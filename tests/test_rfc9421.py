@@ -629,6 +629,17 @@ def test_basic_signing_refuses_what_cannot_be_signed() -> None:
     with pytest.raises(LocalProtocolError):
         sign_basic_request(
             "POST",
+            "https://example.com:99999/inbox",
+            {},
+            key=key,
+            key_id="k",
+            alg="ed25519",
+            components=["@method", "@target-uri"],
+            created=1,
+        )
+    with pytest.raises(LocalProtocolError):
+        sign_basic_request(
+            "POST",
             "https://example.com/inbox",
             {"content-type": "text/plain\r\nX-Injected: 1"},
             key=key,

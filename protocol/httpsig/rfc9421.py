@@ -652,6 +652,7 @@ def sign_basic_request(
 def _target_uri(url: str) -> str:
     try:
         parts = urlsplit(url)
+        _ = parts.port  # an invalid port is refused, as the general signer does
     except ValueError as exc:
         raise LocalProtocolError(f"malformed URL: {exc}") from exc
     if not parts.scheme or not parts.hostname:
