@@ -210,27 +210,34 @@ class Report:
         print(f"-- {self.title}: all targets met", flush=True)
 
 
+def _stat(path: Path) -> list[str]:
+    """The fields of a /proc .../stat file after the command name (OSError if gone)."""
+    return path.read_text().rpartition(")")[2].split()
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds (user + system) of each thread of ``pid``, by thread name (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = "MainThread" if task.name == str(pid) else (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            seconds = _cpu_seconds(_stat(task / "stat"))
         except OSError:
             continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[name] = out.get(name, 0.0) + seconds
     return out
 
 
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) of process ``pid`` (0.0 once it is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return _cpu_seconds(_stat(Path(f"/proc/{pid}/stat")))
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:
@@ -240,9 +247,82 @@ def children(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            ppid = int(_stat(entry / "stat")[1])
         except (OSError, ValueError, IndexError):
             continue
         if ppid == pid:
             out.append(int(entry.name))
     return out
+
+
+# -- remote actors for the inbox benches -------------------------------------------------
+
+
+def actor_document(base: str, name: str, key: Any) -> dict[str, Any]:
+    """A Mastodon-shaped Person ``{base}/users/{name}`` publishing ``key``'s public half."""
+    from cryptography.hazmat.primitives import serialization
+
+    actor = f"{base}/users/{name}"
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return {
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "id": actor,
+        "type": "Person",
+        "preferredUsername": name,
+        "inbox": actor + "/inbox",
+        "outbox": actor + "/outbox",
+        "endpoints": {"sharedInbox": base + "/inbox"},
+        "publicKey": {"id": actor + "#main-key", "owner": actor, "publicKeyPem": pem},
+    }
+
+
+def signed_create(
+    key: Any, actor: str, host: str, path: str, date: str, content: str
+) -> tuple[bytes, str, str]:
+    """A unique public Create{Note} by ``actor``, signed as Mastodon signs it (cavage
+    rsa-sha256 over ``(request-target) host date digest content-type``): (body, Digest,
+    Signature)."""
+    import base64
+    import hashlib
+    import uuid
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    note = f"{actor}/notes/{uuid.uuid4()}"
+    public = ["https://www.w3.org/ns/activitystreams#Public"]
+    body = json.dumps(
+        {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{note}/activity",
+            "type": "Create",
+            "actor": actor,
+            "published": "2026-11-22T10:00:00Z",
+            "to": public,
+            "cc": [f"{actor}/followers"],
+            "object": {
+                "id": note,
+                "type": "Note",
+                "attributedTo": actor,
+                "content": content,
+                "published": "2026-11-22T10:00:00Z",
+                "to": public,
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+    digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+    text = (
+        f"(request-target): post {path}\nhost: {host}\ndate: {date}\n"
+        f"digest: {digest}\ncontent-type: application/activity+json"
+    )
+    sig = base64.b64encode(key.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256()))
+    signature = (
+        f'keyId="{actor}#main-key",algorithm="rsa-sha256",'
+        f'headers="(request-target) host date digest content-type",signature="{sig.decode()}"'
+    )
+    return body, digest, signature

@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import re
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -35,8 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _util as U
 import aiohttp
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 NODE_CPU, GEN_CPU = {0}, {1}
 PER_HOST_PER_MINUTE = 3000
@@ -44,22 +41,7 @@ BURST = PER_HOST_PER_MINUTE / 60 * 15  # node.ratelimit.BURST_SECONDS of the rat
 
 
 def _doc(base: str, key: rsa.RSAPrivateKey) -> dict:
-    actor = f"{base}/users/a0"
-    pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return {
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "id": actor,
-        "type": "Person",
-        "preferredUsername": "a0",
-        "inbox": actor + "/inbox",
-        "outbox": actor + "/outbox",
-        "endpoints": {"sharedInbox": base + "/inbox"},
-        "publicKey": {"id": actor + "#main-key", "owner": actor, "publicKeyPem": pem},
-    }
+    return U.actor_document(base, "a0", key)
 
 
 def _sign(args: tuple[str, str, str, int]) -> list[tuple[dict[str, str], bytes]]:
@@ -70,38 +52,15 @@ def _sign(args: tuple[str, str, str, int]) -> list[tuple[dict[str, str], bytes]]
     date = format_datetime(datetime.now(UTC), usegmt=True)
     out = []
     for n in range(count):
-        note = f"{actor}/notes/{uuid.uuid4()}"
-        body = json.dumps(
-            {
-                "@context": "https://www.w3.org/ns/activitystreams",
-                "id": f"{note}/activity",
-                "type": "Create",
-                "actor": actor,
-                "to": ["https://www.w3.org/ns/activitystreams#Public"],
-                "cc": [f"{actor}/followers"],
-                "object": {
-                    "id": note,
-                    "type": "Note",
-                    "attributedTo": actor,
-                    "content": f"<p>Number {n}</p>",
-                    "to": ["https://www.w3.org/ns/activitystreams#Public"],
-                },
-            },
-            separators=(",", ":"),
-        ).encode()
-        digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
-        text = (
-            f"(request-target): post /inbox\nhost: {host}\ndate: {date}\n"
-            f"digest: {digest}\ncontent-type: application/activity+json"
+        body, digest, signature = U.signed_create(
+            key, actor, host, "/inbox", date, f"<p>Number {n}</p>"
         )
-        sig = base64.b64encode(key.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256()))
         headers = {
             "Host": host,
             "Date": date,
             "Digest": digest,
             "Content-Type": "application/activity+json",
-            "Signature": f'keyId="{actor}#main-key",algorithm="rsa-sha256",'
-            f'headers="(request-target) host date digest content-type",signature="{sig.decode()}"',
+            "Signature": signature,
         }
         out.append((headers, body))
     return out
