@@ -196,6 +196,22 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def _delivery_senders(pid: int) -> int:
+    """How many ``node.sender`` children ``pid`` has (Linux /proc)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"node.sender" in cmdline:
+            count += 1
+    return count
+
+
 def _verified(peer: FakePeer, start: int = 0) -> list[Received]:
     return [r for r in peer.received[start:] if r.error is None]
 
@@ -437,6 +453,9 @@ async def test_kill_during_fan_out_loses_no_delivery(tmp_path: Path) -> None:
             return held >= 2 * 4 and states.get("inflight", 0) > 0 and states.get("queued", 0) > 0
 
         await node.wait_until(mid_fan_out, "deliveries to be in flight", timeout=10)
+        if (os.cpu_count() or 1) > 1:  # the fan-out goes through the delivery senders
+            assert node.proc is not None
+            assert _delivery_senders(node.proc.pid) == 2
         node.kill()
         at_kill = dict(node.query(states_sql, tuple(activity_ids)))
         inflight = {
@@ -452,7 +471,7 @@ async def test_kill_during_fan_out_loses_no_delivery(tmp_path: Path) -> None:
         assert sum(at_kill.values()) == len(expected)
         assert inflight and at_kill.get("queued", 0) > 0
         assert node.integrity() == "ok"
-        assert node.orphans == 0, "the signing worker outlived the killed node"
+        assert node.orphans == 0, "a delivery sender outlived the killed node"
 
         for peer in slow:
             peer.inbox_delay = 0.0
