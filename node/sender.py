@@ -136,11 +136,15 @@ class DeliverySender:
         headers: dict[str, str],
         now: datetime,
     ) -> Outcome:
+        self.posted += 1
+        return await self._submit("post", pem, key_id, scheme, url, body, headers, now)
+
+    async def _submit(self, kind: str, *args: Any) -> Outcome:
+        """Send one job (in the next frame) and wait for its outcome."""
         if not self.alive or self._writer is None:
             raise SenderStopped("the delivery sender is not running")
         loop = asyncio.get_running_loop()
         job_id = next(self._ids)
-        self.posted += 1
         future: asyncio.Future[Outcome] = loop.create_future()
         self._futures[job_id] = future
         self._sent_at[job_id] = loop.time()
@@ -148,7 +152,7 @@ class DeliverySender:
             self._watch = loop.call_later(1.0, self._check_answering)
         if not self._outgoing:
             loop.call_soon(self._send)  # the jobs of one loop turn go in one frame
-        self._outgoing.append(("post", job_id, pem, key_id, scheme, url, body, headers, now))
+        self._outgoing.append((kind, job_id, *args))
         try:
             return await future
         finally:
@@ -172,18 +176,7 @@ class DeliverySender:
 
     async def ready(self) -> None:
         """Wait until the child has started and answers (a round trip with no work)."""
-        if not self.alive:
-            raise SenderStopped("the delivery sender is not running")
-        job_id = next(self._ids)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._futures[job_id] = future
-        if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._send)
-        self._outgoing.append(("ping", job_id))
-        try:
-            await future
-        finally:
-            self._futures.pop(job_id, None)
+        await self._submit("ping")
 
     def _send(self) -> None:
         jobs, self._outgoing = self._outgoing, []
