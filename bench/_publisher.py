@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import config
+from node import config, eventloop
 from node.app import RUNTIME, create_app
 from node.storage.actors import get_local
 
@@ -81,4 +81,4 @@ if __name__ == "__main__":
     parser.add_argument("--data", required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    asyncio.run(main(Path(args.data), args.port))
+    eventloop.run(main(Path(args.data), args.port))  # as `kantine serve` runs

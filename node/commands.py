@@ -19,6 +19,7 @@ from . import config
 from .app import create_app
 from .clock import iso, system_clock
 from .config import ConfigError, Settings
+from .eventloop import new_event_loop
 from .runtime import Runtime, open_runtime
 from .storage import actors as actors_db
 from .storage import deliveries as q
@@ -107,12 +108,15 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     # With a second core, deliveries are signed and sent by a child process (node.sender).
     app = create_app(settings, delivery_process=(os.cpu_count() or 1) > 1)
+    loop = new_event_loop(settings.event_loop)
     print(
-        f"Kantine node {settings.name!r} at {settings.url}, listening on {args.host}:{args.port}",
+        f"Kantine node {settings.name!r} at {settings.url}, listening on {args.host}:{args.port}"
+        f" (event loop: {type(loop).__module__.split('.')[0]})",
         flush=True,
     )
     web.run_app(
         app,
+        loop=loop,
         host=args.host,
         port=args.port,
         print=None,

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from .eventloop import CHOICES as EVENT_LOOPS
+
 __all__ = ["ConfigError", "Limits", "Settings", "data_dir", "load", "save", "validate_url"]
 
 CONFIG_NAME = "config.toml"
@@ -90,8 +92,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     event_update_interval: float = 300.0
     #: How many days ahead a recurring series publishes its occurrences.
     series_horizon_days: int = 42
+    #: ``auto`` (uvloop if installed, else asyncio's own loop), ``uvloop`` or ``asyncio``.
+    event_loop: str = "auto"
     limits: Limits = msgspec.field(default_factory=Limits)
     data: str = ""  # the data directory, filled in when loaded; never written
+
+    def __post_init__(self) -> None:
+        if self.event_loop not in EVENT_LOOPS:
+            raise ValueError(f"event_loop must be one of {', '.join(EVENT_LOOPS)}")
 
     @property
     def base(self) -> str:

@@ -136,6 +136,7 @@ async def open_runtime(
                     allow_private=settings.dev,
                     timeout=DEFAULT_TIMEOUT,
                     idle_per_host=limits.delivery_per_host,
+                    event_loop=settings.event_loop,
                 )
             delivery = DeliveryWorker(
                 db=db,

@@ -41,6 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from . import eventloop
+
 __all__ = ["DeliverySender", "DeliverySenders", "Outcome", "SenderStopped"]
 
 log = logging.getLogger("kantine.sender")
@@ -91,7 +93,13 @@ class DeliverySender:
 
     @classmethod
     async def start(
-        cls, *, allow_private: bool, timeout: float, idle_per_host: int, grace: float = _GRACE
+        cls,
+        *,
+        allow_private: bool,
+        timeout: float,
+        idle_per_host: int,
+        grace: float = _GRACE,
+        event_loop: str = "auto",
     ) -> DeliverySender:
         """Spawn the child (it imports in the background; jobs wait in the socket)."""
         sender = cls(timeout, grace)
@@ -107,6 +115,8 @@ class DeliverySender:
                 str(timeout),
                 "--idle-per-host",
                 str(idle_per_host),
+                "--event-loop",
+                event_loop,
                 *(["--allow-private"] if allow_private else []),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -238,14 +248,23 @@ class DeliverySenders:
 
     @classmethod
     async def start(
-        cls, count: int, *, allow_private: bool, timeout: float, idle_per_host: int
+        cls,
+        count: int,
+        *,
+        allow_private: bool,
+        timeout: float,
+        idle_per_host: int,
+        event_loop: str = "auto",
     ) -> DeliverySenders:
         senders: list[DeliverySender] = []
         try:
             for _ in range(max(1, count)):
                 senders.append(
                     await DeliverySender.start(
-                        allow_private=allow_private, timeout=timeout, idle_per_host=idle_per_host
+                        allow_private=allow_private,
+                        timeout=timeout,
+                        idle_per_host=idle_per_host,
+                        event_loop=event_loop,
                     )
                 )
         except BaseException:
@@ -365,6 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--idle-per-host", type=int, default=4)
     parser.add_argument("--allow-private", action="store_true")
+    parser.add_argument("--event-loop", choices=eventloop.CHOICES, default=None)
     args = parser.parse_args(argv)
     # The node stops this process by closing its socket, after finishing its own work (a
     # signal to the whole service, e.g. from systemd, must not cut deliveries short).
@@ -373,13 +393,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    asyncio.run(
+    eventloop.run(
         _child(
             args.fd,
             allow_private=args.allow_private,
             timeout=args.timeout,
             idle_per_host=args.idle_per_host,
-        )
+        ),
+        args.event_loop,
     )
 
 

@@ -227,6 +227,8 @@ async def test_kill_during_inbox_flood_loses_no_accepted_activity(tmp_path: Path
     await peer.start()
     async with running(peer, node):
         await node.start()
+        # As served: on uvloop (a dependency wherever it installs), like the senders.
+        assert "(event loop: uvloop)" in node.tail(), node.tail()
         network = node.url + "/network"
         inbox = node.url + "/inbox"
         accepted: dict[str, tuple[str, str]] = {}  # activity id -> (type, actor id)

@@ -1,0 +1,40 @@
+"""The event loop choice: uvloop by default where installed, asyncio's on request."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from node import config, eventloop
+
+
+async def _loop_module() -> str:
+    return type(asyncio.get_running_loop()).__module__
+
+
+def test_auto_runs_on_uvloop_when_installed() -> None:
+    pytest.importorskip("uvloop")
+    assert eventloop.run(_loop_module()).startswith("uvloop")
+    assert eventloop.run(_loop_module(), "uvloop").startswith("uvloop")
+
+
+def test_asyncio_choice_runs_the_standard_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert eventloop.run(_loop_module(), "asyncio").startswith("asyncio")
+    monkeypatch.setenv("KANTINE_EVENT_LOOP", "asyncio")  # the senders' and tools' switch
+    assert eventloop.run(_loop_module()).startswith("asyncio")
+
+
+def test_unknown_choice_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="event_loop must be one of"):
+        eventloop.loop_factory("tokio")
+    (tmp_path / config.CONFIG_NAME).write_text(
+        'url = "https://kantine.example"\nname = "K"\nslug = "k"\nevent_loop = "tokio"\n'
+    )
+    with pytest.raises(config.ConfigError, match="event_loop must be one of"):
+        config.load(tmp_path)
+    (tmp_path / config.CONFIG_NAME).write_text(
+        'url = "https://kantine.example"\nname = "K"\nslug = "k"\nevent_loop = "asyncio"\n'
+    )
+    assert config.load(tmp_path).event_loop == "asyncio"
