@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--as", dest="as_user", help="local actor (default: the network)")
         p.set_defaults(run=fn)
 
+    p = sub.add_parser("inbox", help="show received activities and what processing did with them")
+    data_arg(p)
+    json_arg(p)
+    p.add_argument(
+        "--state", choices=["pending", "done", "discarded", "failed"], help="only this outcome"
+    )
+    p.add_argument("--limit", type=int, default=50, help="newest first (default 50)")
+    p.set_defaults(run=commands.inbox)
+
     p = sub.add_parser("deliveries", help="show the delivery queue, or `deliveries retry`")
     data_arg(p)
     json_arg(p)

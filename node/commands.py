@@ -24,6 +24,7 @@ from .runtime import Runtime, open_runtime
 from .storage import actors as actors_db
 from .storage import deliveries as q
 from .storage import follows as follows_db
+from .storage import inbox as inbox_db
 from .storage.actors import LocalActor
 from .storage.db import Database, connect_sync, migrate
 
@@ -228,6 +229,33 @@ async def reject(args: argparse.Namespace) -> int:
 
 
 # -- deliveries and blocks -------------------------------------------------------
+
+
+async def inbox(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1")
+    _, db = await open_db(args)
+    try:
+        rows = await inbox_db.listing(db, state=args.state, limit=args.limit)
+    finally:
+        await db.close()
+    print_table(
+        (
+            {
+                "seq": r.seq,
+                "received": r.received_at,
+                "type": r.type,
+                "activity": r.activity_id,
+                "actor": r.actor,
+                "state": r.state,
+                "note": r.note or "",
+            }
+            for r in rows
+        ),
+        args.json,
+        ["seq", "received", "type", "activity", "actor", "state", "note"],
+    )
+    return 0
 
 
 async def deliveries(args: argparse.Namespace) -> int:

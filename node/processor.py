@@ -7,7 +7,6 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -25,12 +24,13 @@ __all__ = ["Handler", "Handlers", "Outcome", "Processor"]
 log = logging.getLogger("kantine.processor")
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     """What processing did: ``done`` (acted on) or ``discarded`` (no effect), and why."""
 
     state: str
     note: str | None = None
+    #: A discard with nothing wrong in it (not for us, not a kind we keep): logged at DEBUG.
+    routine: bool = False
 
     @classmethod
     def done(cls, note: str | None = None) -> Outcome:
@@ -38,7 +38,13 @@ class Outcome:
 
     @classmethod
     def discard(cls, note: str) -> Outcome:
+        """Discarded for a reason worth a log line (malformed, disproved, not allowed)."""
         return cls("discarded", note)
+
+    @classmethod
+    def ignore(cls, note: str) -> Outcome:
+        """Discarded because there is nothing to act on (``routine``)."""
+        return cls("discarded", note, routine=True)
 
 
 #: ``await handler(item, document)``: ``document`` is the item's decoded JSON, decoded once
@@ -149,12 +155,13 @@ class Processor:
     async def _process(self, item: inbox_db.InboxItem) -> Outcome:
         chain = self.handlers.get(item.type)
         if not chain:
-            log.info(
+            log.debug(
                 "discarded %s %s: the node does not act on this type", item.type, item.activity_id
             )
-            return Outcome.discard(f"type {item.type} is not acted on")
+            return Outcome.ignore(f"type {item.type} is not acted on")
         notes: list[str] = []
         outcome = _NO_HANDLER_ACTED
+        routine = True  # every handler found nothing to do (none found anything wrong)
         try:
             document = msgspec.json.decode(item.raw)
         except msgspec.DecodeError as exc:
@@ -178,11 +185,20 @@ class Processor:
             if outcome.state == "done":
                 break
             notes.append(outcome.note or "")
+            routine = routine and outcome.routine
         else:
-            outcome = Outcome.discard("; ".join(n for n in notes if n)[:500] or "no handler acted")
+            note = "; ".join(n for n in notes if n)[:500] or "no handler acted"
+            outcome = Outcome.ignore(note) if routine else Outcome.discard(note)
         if outcome.state != "done":
-            log.info(
-                "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, outcome.note
+            # Refusals are logged; nothing to act on only at DEBUG (a busy inbox discards
+            # most of what it hears). Either way the reason stays on the row (`kantine inbox`).
+            log.log(
+                logging.DEBUG if outcome.routine else logging.INFO,
+                "discarded %s %s from %s: %s",
+                item.type,
+                item.activity_id,
+                item.actor,
+                outcome.note,
             )
         return outcome
 

@@ -2,7 +2,7 @@
 
 DESIGN (Inbox): check what needs no further fetch and answer 4xx with a reason;
 persist the verified raw bytes and answer 202; process after, from the database;
-a type we do not act on has no effect and leaves a log line; duplicates are
+a type we do not act on has no effect and its reason is kept on the row; duplicates are
 accepted once; a failing cached key is fetched again once (key rotation).
 """
 
@@ -154,10 +154,10 @@ async def test_signed_follow_is_stored_byte_for_byte_and_accepted_once(w: World)
     assert accepts[0].error is None, accepts[0].error
 
 
-async def test_unhandled_type_is_stored_then_discarded_with_a_log_line(
+async def test_unhandled_type_is_stored_then_discarded_with_its_reason(
     w: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="kantine.processor")
+    caplog.set_level(logging.DEBUG, logger="kantine.processor")
     node, alice = w.node, w.alice
     activity = like(w)
     body = encode(activity)
@@ -170,12 +170,43 @@ async def test_unhandled_type_is_stored_then_discarded_with_a_log_line(
     assert row["recipient"] == node.settings.slug
     assert row["state"] == "discarded"
     assert row["note"] and "Like" in row["note"]
-    assert any(
-        r.name == "kantine.processor"
+    # Nothing to act on is routine: a DEBUG line (refusals are INFO), the reason on the row.
+    lines = [
+        r
+        for r in caplog.records
+        if r.name == "kantine.processor"
         and "discarded" in r.getMessage()
         and activity["id"] in r.getMessage()
-        for r in caplog.records
-    ), [r.getMessage() for r in caplog.records]
+    ]
+    assert [r.levelno for r in lines] == [logging.DEBUG], [r.getMessage() for r in lines]
+
+    # `kantine inbox` shows it with its outcome, newest first, filtered by state.
+    rc, out = await _cli("inbox", "--data", str(node.data), "--state", "discarded", "--json")
+    assert rc == 0, out
+    listed = json.loads(out)
+    assert listed and all(r["state"] == "discarded" for r in listed)
+    assert [r["seq"] for r in listed] == sorted((r["seq"] for r in listed), reverse=True)
+    mine = next(r for r in listed if r["activity"] == activity["id"])
+    assert mine["type"] == "Like" and mine["actor"] == alice.id and mine["note"] == row["note"]
+    rc, out = await _cli("inbox", "--data", str(node.data), "--state", "done", "--json")
+    assert rc == 0 and activity["id"] not in out
+    rc, out = await _cli("inbox", "--data", str(node.data), "--limit", "1", "--json")
+    assert rc == 0 and len(json.loads(out)) == 1
+    rc, _ = await _cli("inbox", "--data", str(node.data), "--limit", "0")
+    assert rc == 1
+
+
+async def _cli(*argv: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+
+    def call() -> int:
+        with contextlib.redirect_stdout(out):
+            return cli.main(list(argv))
+
+    return await asyncio.to_thread(call), out.getvalue()
 
 
 async def test_unknown_local_inbox_is_404(w: World) -> None:

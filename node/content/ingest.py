@@ -149,7 +149,7 @@ class Service:
     ) -> Outcome:
         kinds = wire.type_names(obj.get("type"))
         if not kinds or kinds[0] not in CONTENT_TYPES:
-            return Outcome.discard(f"{kinds[0] if kinds else 'untyped'} objects are not kept")
+            return Outcome.ignore(f"{kinds[0] if kinds else 'untyped'} objects are not kept")
         object_id = wire.first_id(obj)
         if object_id is None:
             return Outcome.discard("object has no id")
@@ -159,7 +159,7 @@ class Service:
         if not _same_origin(sender, object_id):
             return Outcome.discard(f"{sender} may not speak for {object_id}")
         if not await self._welcome(sender, activity):
-            return Outcome.discard(f"{sender} is not followed and did not address us")
+            return Outcome.ignore(f"{sender} is not followed and did not address us")
         existing = await objects_db.get(self.db, object_id, include_deleted=True)
         if existing is not None and existing.deleted_at is not None:
             return Outcome.discard(f"{object_id} was deleted")

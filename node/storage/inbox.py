@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from .db import Database
 
@@ -14,8 +15,10 @@ log = logging.getLogger("kantine.inbox")
 
 __all__ = [
     "InboxItem",
+    "InboxRow",
     "InboxWriter",
     "count_by_state",
+    "listing",
     "mark",
     "mark_many",
     "pending",
@@ -24,8 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class InboxItem:
+class InboxItem(msgspec.Struct, frozen=True):
     activity_id: str
     actor: str
     type: str
@@ -217,6 +219,30 @@ def mark_many(conn: sqlite3.Connection, rows: list[tuple[int, str, str, str | No
             f" FROM (VALUES {values}) AS v WHERE inbox.seq = v.column1",
             [value for row in chunk for value in row],
         )
+
+
+class InboxRow(msgspec.Struct, frozen=True):
+    """A stored activity as listed (``kantine inbox``): what it was and what became of it."""
+
+    seq: int
+    received_at: str
+    type: str
+    activity_id: str
+    actor: str
+    state: str
+    processed_at: str | None
+    note: str | None
+
+
+async def listing(db: Database, *, state: str | None = None, limit: int = 50) -> list[InboxRow]:
+    """The newest ``limit`` stored activities (of one ``state``), newest first."""
+    where, params = ("WHERE state = ?", (state,)) if state else ("", ())
+    rows = await db.fetchall(
+        "SELECT seq, received_at, type, activity_id, actor, state, processed_at, note"
+        f" FROM inbox {where} ORDER BY seq DESC LIMIT ?",
+        (*params, limit),
+    )
+    return [InboxRow(**dict(r)) for r in rows]
 
 
 async def count_by_state(db: Database) -> dict[str, int]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ..digest import build_content_digest, build_digest, verify_content_digest
@@ -43,8 +44,7 @@ class _State:
         return self.checked is not None and self.checked[0] == now and self.checked[1] is policy
 
 
-@dataclass(frozen=True)
-class SignedRequest:
+class SignedRequest(msgspec.Struct, frozen=True):
     """A request's signature, parsed but not yet verified.
 
     ``covered`` lists header names (cavage, lower-case, in ``headers=`` order) or
@@ -58,7 +58,14 @@ class SignedRequest:
     covered: tuple[str, ...]
     created: datetime | None
     expires: datetime | None
-    _state: _State = field(repr=False, compare=False)
+    _state: _State  # the request itself: never shown (headers, body)
+
+    def __repr__(self) -> str:
+        return (
+            f"SignedRequest(scheme={self.scheme!r}, key_id={self.key_id!r}, "
+            f"algorithm={self.algorithm!r}, covered={self.covered!r}, "
+            f"created={self.created!r}, expires={self.expires!r})"
+        )
 
 
 def parse_signature(

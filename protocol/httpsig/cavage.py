@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -63,8 +64,7 @@ class VerifyPolicy:
 MASTODON_POLICY = VerifyPolicy()
 
 
-@dataclass(frozen=True)
-class CavageSignature:
+class CavageSignature(msgspec.Struct, frozen=True):
     """The parameters of a ``Signature`` header, as sent (``algorithm`` lower-cased, defaulted)."""
 
     key_id: str

@@ -35,6 +35,9 @@ __all__ = ["ProjectError", "ProjectRef", "Service"]
 log = logging.getLogger("kantine.projects")
 
 
+#: Most of what an inbox hears: nothing for a project here (a routine discard).
+_NOT_FOR_A_PROJECT = "not addressed to a local project"
+
 class ProjectError(LookupError):
     """A project request cannot be served; ``status`` is the HTTP status the API answers."""
 
@@ -342,7 +345,7 @@ class Service(Listing):
         local = [i for i in addressed_to(doc) if i and self.urls.is_local(i)]
         projects = [p for p in [await self._local_project(i) for i in local] if p]
         if not projects:
-            return [], "not addressed to a local project"
+            return [], _NOT_FOR_A_PROJECT
         obj = doc.get("object")
         object_id = wire.first_id(obj)
         if object_id is None or not validation.same_origin(item.actor, object_id):
@@ -367,8 +370,8 @@ class Service(Listing):
 
     async def _relay_then_keep(self, item: InboxItem, doc: dict[str, Any], kind: str) -> Outcome:
         relayed, why = await self._relayed_by(item, doc)
-        if not relayed:
-            return Outcome.discard(why)  # the next handler (ingest) decides about keeping it
+        if not relayed:  # the next handler (ingest) decides about keeping it
+            return Outcome.ignore(why) if why == _NOT_FOR_A_PROJECT else Outcome.discard(why)
         # The project's node keeps the object too (its own pages show the project's stream).
         ingest = self.rt.services.get("ingest")
         kept = await getattr(ingest, f"on_{kind}")(item, doc) if ingest else None
