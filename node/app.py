@@ -62,7 +62,7 @@ def create_app(
             app[K.FEDERATION] = rt.federation
             app[K.DELIVERY] = rt.delivery
             app[K.PROCESSOR] = rt.processor
-            writer = app[K.INBOX_WRITER] = InboxWriter(rt.db)
+            writer = app[K.INBOX_WRITER] = InboxWriter(rt.db, on_stored=rt.processor.offer)
             rt.metrics.counter_from("kantine_inbox_write_batches_total", lambda: writer.batches)
             yield
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -59,6 +60,8 @@ _NO_HANDLER_ACTED = Outcome.discard("no handler acted")
 #: of items whose handlers need no I/O would otherwise hold the loop from its first item
 #: to its last (100 items, ~20 ms), while one item per turn falls behind a busy inbox.
 YIELD_EVERY = 10
+#: Rows waiting in memory for processing; beyond this the rounds read the database.
+READY_MAX = 2000
 
 
 class Processor:
@@ -83,6 +86,14 @@ class Processor:
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
+        # Rows the inbox just committed, handed over in memory (``offer``) with their
+        # decoded documents, so that a round need not read them back and decode them again.
+        # The database stays the record: while ``_synced`` is False, rounds read it.
+        self._ready: deque[tuple[inbox_db.InboxItem, Any]] = deque()
+        #: Every pending row with a seq above ``_last_seq`` is in ``_ready``.
+        self._synced = False
+        self._last_seq = 0  # the highest seq processed
+        self._dropped = 0  # offers dropped because ``_ready`` was full (a backlog)
 
     async def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name="kantine-processor")
@@ -94,6 +105,20 @@ class Processor:
                 await self._runner
 
     def wake(self) -> None:
+        """Look in the database: rows may be pending that were not offered."""
+        self._synced = False
+        self._idle.clear()
+        self._wake.set()
+
+    def offer(self, entries: list[tuple[inbox_db.InboxItem, Any]]) -> None:
+        """Rows just committed, in seq order, each with its decoded document (or None)."""
+        if len(self._ready) + len(entries) > READY_MAX:
+            # A backlog: the rounds read the database until they have caught up.
+            self._ready.clear()
+            self._dropped += 1
+            self._synced = False
+        else:
+            self._ready.extend(entries)
         self._idle.clear()
         self._wake.set()
 
@@ -115,19 +140,50 @@ class Processor:
             if handled == 0:
                 self._idle.set()
                 self._wake.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except TimeoutError:
+                    self._synced = False  # idle: look in the database now and then
 
     async def run_once(self, limit: int = 100) -> int:
-        items = await inbox_db.pending(self.db, limit=limit)
+        """Process up to ``limit`` pending rows in seq order: those offered in memory while
+        nothing else is pending, else the database's."""
+        if self._synced:
+            batch: list[tuple[inbox_db.InboxItem, Any]] = []
+            while self._ready and len(batch) < limit:
+                entry = self._ready.popleft()
+                if entry[0].seq > self._last_seq:
+                    batch.append(entry)
+            if not batch:
+                return 0
+        else:
+            dropped = self._dropped
+            items = await inbox_db.pending(self.db, limit=limit)
+            batch = [(item, None) for item in items]
+        try:
+            await self._round(batch)
+        except BaseException:
+            self._synced = False  # what is left is pending in the database
+            self._ready.clear()
+            raise
+        if not self._synced:
+            # The read saw every row pending when it began; the ones committed since were
+            # offered after it began, so they are in ``_ready`` unless some were dropped.
+            while self._ready and self._ready[0][0].seq <= self._last_seq:
+                self._ready.popleft()
+            self._synced = len(batch) < limit and self._dropped == dropped
+        return len(batch)
+
+    async def _round(self, batch: list[tuple[inbox_db.InboxItem, Any]]) -> None:
         # The outcomes are marked in one write at the end of the round (a handler's own
         # writes are committed before the next item is processed): one commit per round,
         # not per item. A crash before that write processes the round again (at least once).
         marks: list[tuple[int, Outcome]] = []
         try:
-            for n, item in enumerate(items, 1):
-                outcome = await self.process(item)
+            for n, (item, document) in enumerate(batch, 1):
+                outcome = await self.process(item, document)
                 marks.append((item.seq, outcome))
+                self._last_seq = max(self._last_seq, item.seq)
                 self.metrics.inc(
                     "kantine_inbox_processed_total", type=_label(item.type), outcome=outcome.state
                 )
@@ -138,9 +194,9 @@ class Processor:
                 stamp = iso(self.clock())
                 rows = [(seq, o.state, stamp, o.note) for seq, o in marks]
                 await self.db.write(lambda c: inbox_db.mark_many(c, rows))
-        return len(items)
 
-    async def process(self, item: inbox_db.InboxItem) -> Outcome:
+    async def process(self, item: inbox_db.InboxItem, document: Any = None) -> Outcome:
+        """Run ``item`` through its handlers; ``document``: its body decoded, if at hand."""
         refused = await self.admit(item) if self.admit is not None else None
         if refused is not None:  # blocked after it was stored, before it was processed
             log.info(
@@ -148,11 +204,11 @@ class Processor:
             )
             return Outcome.discard(refused)
         if self.max_fetches is None:
-            return await self._process(item)
+            return await self._process(item, document)
         with fetch_budget(self.max_fetches):  # shared by every handler of the chain
-            return await self._process(item)
+            return await self._process(item, document)
 
-    async def _process(self, item: inbox_db.InboxItem) -> Outcome:
+    async def _process(self, item: inbox_db.InboxItem, document: Any) -> Outcome:
         chain = self.handlers.get(item.type)
         if not chain:
             log.debug(
@@ -163,7 +219,8 @@ class Processor:
         outcome = _NO_HANDLER_ACTED
         routine = True  # every handler found nothing to do (none found anything wrong)
         try:
-            document = msgspec.json.decode(item.raw)
+            if document is None:
+                document = msgspec.json.decode(item.raw)
         except msgspec.DecodeError as exc:
             outcome = Outcome.discard(f"malformed: {exc}")
             log.info(

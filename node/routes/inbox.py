@@ -18,7 +18,6 @@ from ..appkeys import (
     INBOX_WRITER,
     LIMITERS,
     METRICS,
-    PROCESSOR,
     REQUEST_ID,
     SETTINGS,
 )
@@ -131,10 +130,9 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
         received_at=iso(app[CLOCK]()),
         raw=body,
     )
-    fresh = await app[INBOX_WRITER].store(item)
+    # Processing is handed the new row (and the document decoded here) once it is committed.
+    fresh = await app[INBOX_WRITER].store(item, document)
     app[METRICS].inc("kantine_inbox_accepted_total", duplicate="no" if fresh else "yes")
-    if fresh:
-        app[PROCESSOR].wake()
     delivery = app[DELIVERY]
     if delivery.host_needs_clearing(host):
         await delivery.host_seen(host)

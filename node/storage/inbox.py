@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -41,6 +42,11 @@ class InboxItem(msgspec.Struct, frozen=True):
 
 def store(conn: sqlite3.Connection, item: InboxItem) -> bool:
     """Insert a verified activity; ``False`` if its id was already stored (accepted once)."""
+    return _store(conn, item) != 0
+
+
+def _store(conn: sqlite3.Connection, item: InboxItem) -> int:
+    """``store``, returning the new row's seq (0: the id was already stored)."""
     cur = conn.execute(
         "INSERT OR IGNORE INTO inbox (activity_id, actor, type, signer, host, recipient, received_at, raw)"
         " VALUES (?,?,?,?,?,?,?,?)",
@@ -55,20 +61,20 @@ def store(conn: sqlite3.Connection, item: InboxItem) -> bool:
             item.raw,
         ),
     )
-    return cur.rowcount == 1
+    return (cur.lastrowid or 0) if cur.rowcount == 1 else 0
 
 
 _COLUMNS = "activity_id, actor, type, signer, host, recipient, received_at, raw"
 _ROWS_PER_STATEMENT = 256  # 8 parameters a row, well under SQLite's limit of 32,766
 
 
-def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[bool]:
-    """``store`` for many activities in a few statements; one flag per item, in order.
+def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[int]:
+    """``store`` for many activities in a few statements; each item's new seq, in order.
 
-    An id already stored, or earlier in ``items``, is not stored again (False). Rows
+    An id already stored, or earlier in ``items``, is not stored again (seq 0). Rows
     are inserted in the order given, so they are processed in that order.
     """
-    fresh: list[bool] = []
+    seqs: list[int] = []
     for start in range(0, len(items), _ROWS_PER_STATEMENT):
         chunk = items[start : start + _ROWS_PER_STATEMENT]
         ids = [item.activity_id for item in chunk]
@@ -80,9 +86,10 @@ def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[bool]:
             )
         }
         rows: list[Any] = []
+        first = len(seqs)
         for item in chunk:
             new = item.activity_id not in seen
-            fresh.append(new)
+            seqs.append(-1 if new else 0)  # -1: numbered once the rows are in
             if new:
                 seen.add(item.activity_id)
                 rows += (
@@ -96,9 +103,23 @@ def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[bool]:
                     item.raw,
                 )
         if rows:
-            values = ",".join(["(?,?,?,?,?,?,?,?)"] * (len(rows) // 8))
-            conn.execute(f"INSERT INTO inbox ({_COLUMNS}) VALUES {values}", rows)
-    return fresh
+            count = len(rows) // 8
+            values = ",".join(["(?,?,?,?,?,?,?,?)"] * count)
+            cur = conn.execute(f"INSERT INTO inbox ({_COLUMNS}) VALUES {values}", rows)
+            # One statement's rows take consecutive seqs (AUTOINCREMENT, under the write
+            # lock): the last is lastrowid.
+            if cur.rowcount != count or not cur.lastrowid:
+                raise sqlite3.DatabaseError("inbox insert did not store every row")
+            seq = cur.lastrowid - count
+            for n in range(first, len(seqs)):
+                if seqs[n] == -1:
+                    seq += 1
+                    seqs[n] = seq
+    return seqs
+
+
+#: ``on_stored(entries)``: (item with its seq, decoded document or None), in seq order.
+OnStored = Callable[[list[tuple[InboxItem, Any]]], None]
 
 
 class InboxWriter:
@@ -110,19 +131,25 @@ class InboxWriter:
     thread the GIL back from the busy loop) serves every request that came in while the
     one before it was on its way to disk, and an idle node still writes at once.
     ``store`` returns once the row is committed (``synchronous=FULL``).
+
+    ``on_stored`` (the processor's ``offer``) is handed each committed batch's new rows,
+    numbered, in seq order, with the document the caller decoded.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_stored: OnStored | None = None) -> None:
         self.db = db
-        self._pending: list[tuple[InboxItem, asyncio.Future[bool]]] = []
+        self.on_stored = on_stored
+        self._pending: list[tuple[InboxItem, Any, asyncio.Future[bool]]] = []
         self._in_flight: asyncio.Task[None] | None = None
         self._scheduled = False
         self.batches = 0
 
-    async def store(self, item: InboxItem) -> bool:
+    async def store(self, item: InboxItem, document: Any = None) -> bool:
+        """Commit ``item``; ``False`` if its id was stored before. ``document``: its decoded
+        body, passed on to ``on_stored`` (``None``: decoded again when processed)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        self._pending.append((item, future))
+        self._pending.append((item, document, future))
         if self._in_flight is None and not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)  # the rest of this loop turn's requests join in
@@ -144,26 +171,36 @@ class InboxWriter:
         if self._pending:
             self._flush()
 
-    async def _write(self, batch: list[tuple[InboxItem, asyncio.Future[bool]]]) -> None:
-        items = [item for item, _ in batch]
+    async def _write(self, batch: list[tuple[InboxItem, Any, asyncio.Future[bool]]]) -> None:
+        items = [item for item, _, _ in batch]
+        outcomes: list[int | BaseException]
         try:
-            flags = await self.db.write(lambda conn: store_many(conn, items))
+            outcomes = list(await self.db.write(lambda conn: store_many(conn, items)))
         except sqlite3.Error:
             # One row the database refuses must not fail the others: each on its own
             # (together, so that a busy database does not hold them one after another).
             outcomes = await asyncio.gather(
-                *(self.db.write(lambda conn, item=item: store(conn, item)) for item in items),
+                *(self.db.write(lambda conn, item=item: _store(conn, item)) for item in items),
                 return_exceptions=True,
             )
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                _settle(future, outcome)
-            return
         except BaseException as exc:
-            for _, future in batch:
+            for _, _, future in batch:
                 _settle(future, exc)
             raise
-        for (_, future), fresh in zip(batch, flags, strict=True):
-            _settle(future, fresh)
+        if self.on_stored is not None:
+            stored = [
+                (msgspec.structs.replace(item, seq=seq), document)
+                for (item, document, _), seq in zip(batch, outcomes, strict=True)
+                if isinstance(seq, int) and seq
+            ]
+            if stored:
+                stored.sort(key=lambda entry: entry[0].seq)
+                try:
+                    self.on_stored(stored)
+                except Exception:  # the rows are on disk: processing finds them there
+                    log.exception("handing stored activities to processing failed")
+        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+            _settle(future, outcome if isinstance(outcome, BaseException) else outcome != 0)
 
 
 def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:

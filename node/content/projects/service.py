@@ -38,6 +38,7 @@ log = logging.getLogger("kantine.projects")
 #: Most of what an inbox hears: nothing for a project here (a routine discard).
 _NOT_FOR_A_PROJECT = "not addressed to a local project"
 
+
 class ProjectError(LookupError):
     """A project request cannot be served; ``status`` is the HTTP status the API answers."""
 
