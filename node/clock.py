@@ -17,7 +17,9 @@ def system_clock() -> datetime:
 
 def iso(dt: datetime) -> str:
     """UTC, fixed width, so that stored timestamps compare as strings."""
-    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def from_iso(text: str) -> datetime:

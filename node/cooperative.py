@@ -7,10 +7,16 @@ So manual approval of network follows decides who is in.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .storage import follows as follows_db
 from .storage.db import Database
 
 __all__ = ["Cooperative"]
+
+
+#: network -> (the partner rows a snapshot gave, their hosts): asked for every activity.
+_HOSTS: dict[str, tuple[list[Any], frozenset[str]]] = {}
 
 
 class Cooperative:
@@ -24,8 +30,14 @@ class Cooperative:
         rows = await follows_db.partner_networks(self.db, self.network)
         return [(r["id"], r["host"], r["shared_inbox"] or r["inbox"]) for r in rows]
 
-    async def hosts(self) -> set[str]:
-        return {host for _, host, _ in await self.partners()}
+    async def hosts(self) -> frozenset[str]:
+        rows = await follows_db.partner_networks(self.db, self.network)
+        last = _HOSTS.get(self.network)
+        if last is not None and last[0] is rows:  # the same snapshot as last time
+            return last[1]
+        hosts = frozenset(r["host"] for r in rows)
+        _HOSTS[self.network] = (rows, hosts)
+        return hosts
 
     async def includes(self, host: str) -> bool:
         return host in await self.hosts()

@@ -23,6 +23,10 @@ _HELP = {
 }
 
 
+#: labels as given -> sorted (the series key); label values are a small, bounded set.
+_KEYS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+
+
 class Metrics:
     """In-process counters; gauges are read from the database when scraped."""
 
@@ -34,7 +38,13 @@ class Metrics:
         self._read_counters: dict[str, Callable[[], float]] = {}
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        self._counters[name][tuple(sorted(labels.items()))] += amount
+        given = tuple(labels.items())
+        key = _KEYS.get(given)
+        if key is None:  # a label set's sorted form, worked out once
+            key = tuple(sorted(given))
+            if len(_KEYS) < 10_000:
+                _KEYS[given] = key
+        self._counters[name][key] += amount
 
     def value(self, name: str, **labels: str) -> float:
         return self._counters[name].get(tuple(sorted(labels.items())), 0.0)

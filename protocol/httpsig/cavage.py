@@ -139,8 +139,24 @@ _PLAIN_PARAM = re.compile(
 )
 
 
+# The header as Mastodon (and most of the fediverse) writes it, read by one match.
+_MASTODON_SHAPE = re.compile(
+    r'keyId="([^"\\\x00-\x08\x0a-\x1f]*)",algorithm="([^"\\\x00-\x08\x0a-\x1f]*)",'
+    r'headers="([^"\\\x00-\x08\x0a-\x1f]*)",signature="([^"\\\x00-\x08\x0a-\x1f]*)"'
+)
+
+
 def _parse_params(text: str) -> dict[str, tuple[str, bool]]:
     """Parse ``name=value`` pairs separated by commas; value is (text, was_quoted)."""
+    usual = _MASTODON_SHAPE.fullmatch(text)
+    if usual is not None:
+        key_id, algorithm, headers, signature = usual.groups()
+        return {
+            "keyId": (key_id, True),
+            "algorithm": (algorithm, True),
+            "headers": (headers, True),
+            "signature": (signature, True),
+        }
     params: dict[str, tuple[str, bool]] = {}
     pos = 0
     end = len(text)
