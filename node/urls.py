@@ -14,6 +14,9 @@ class Urls:
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
         self.host = urlsplit(self.base).netloc.lower()
+        #: is_local's answers for other spellings (the IRIs activities name repeat: Public,
+        #: followers collections); bounded, cleared when full.
+        self._foreign: dict[str, bool] = {}
 
     # actors
     def actor(self, path: str) -> str:
@@ -77,8 +80,14 @@ class Urls:
         # case, without a parse); other spellings (case, "?", "#") take the parse.
         if iri.startswith(self.base) and iri[len(self.base) : len(self.base) + 1] == "/":
             return True
-        parts = urlsplit(iri)
-        return f"{parts.scheme}://{parts.netloc.lower()}" == self.base
+        known = self._foreign.get(iri)
+        if known is None:
+            parts = urlsplit(iri)
+            known = f"{parts.scheme}://{parts.netloc.lower()}" == self.base
+            if len(self._foreign) >= 4096:
+                self._foreign.clear()
+            self._foreign[iri] = known
+        return known
 
     def local_path(self, iri: str) -> str | None:
         """The path of a local IRI (without fragment), or None if not ours."""

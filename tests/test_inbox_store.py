@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from importlib import resources
 from pathlib import Path
 
+import pytest
+
 from node.storage import inbox as inbox_db
-from node.storage.db import Database
+from node.storage.db import Database, _split_sql, connect_sync, migrate
 
 
 def _item(n: int) -> inbox_db.InboxItem:
@@ -75,3 +79,55 @@ async def test_outcomes_are_marked_in_one_write(tmp_path: Path) -> None:
         assert tuple(row) == (marks[3][1], "2026", f"n{rows[3].seq}")
     finally:
         await db.close()
+
+
+def test_a_hash_collision_never_merges_two_activities(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = connect_sync(tmp_path / "k.db")
+    migrate(conn)
+    monkeypatch.setattr(inbox_db, "id_hash", lambda activity_id: 42)  # every id collides
+    conn.execute("BEGIN IMMEDIATE")
+    assert inbox_db.store_many(conn, [_item(1), _item(2), _item(1)])[2] == 0
+    assert inbox_db.store(conn, _item(3)) is True
+    assert inbox_db.store(conn, _item(2)) is False  # the same id: a duplicate
+    assert inbox_db.store_many(conn, [_item(4), _item(3)])[1] == 0
+    conn.execute("COMMIT")
+    ids = [r[0] for r in conn.execute("SELECT activity_id FROM inbox ORDER BY seq")]
+    assert ids == [_item(n).activity_id for n in (1, 2, 3, 4)]
+    conn.close()
+
+
+def test_migration_10_keeps_every_row_its_seq_and_the_counter(tmp_path: Path) -> None:
+    """A database from before the hash key: rows, states and AUTOINCREMENT survive."""
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for sql in sorted(resources.files("node.storage.migrations").iterdir(), key=lambda f: f.name):
+        if sql.name.endswith(".sql") and int(sql.name.split("_", 1)[0]) < 10:
+            for statement in _split_sql(sql.read_text()):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?)", (int(sql.name[:4]),))
+    for n in range(1, 6):
+        conn.execute(
+            "INSERT INTO inbox (activity_id, actor, type, signer, host, received_at, raw, state)"
+            " VALUES (?, 'a', 'Create', 'k', 'a.example', 't', ?, ?)",
+            (_item(n).activity_id, b"{}", "done" if n % 2 else "pending"),
+        )
+    conn.execute("DELETE FROM inbox WHERE seq = 5")  # the counter stays at 5
+    conn.close()
+
+    conn = connect_sync(tmp_path / "old.db")
+    assert migrate(conn) >= 10
+    rows = conn.execute(
+        "SELECT seq, activity_id, id_hash, state FROM inbox ORDER BY seq"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        (n, _item(n).activity_id, inbox_db.id_hash(_item(n).activity_id), s)
+        for n, s in [(1, "done"), (2, "pending"), (3, "done"), (4, "pending")]
+    ]
+    conn.execute("BEGIN IMMEDIATE")
+    assert inbox_db.store_many(conn, [_item(2), _item(6)]) == [0, 6]  # not 5 again
+    conn.execute("COMMIT")
+    indexes = {r[1] for r in conn.execute("PRAGMA index_list(inbox)")}
+    assert {"inbox_pending", "inbox_id_hash"} <= indexes
+    conn.close()

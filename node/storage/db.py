@@ -46,6 +46,9 @@ def connect_sync(path: Path | str) -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration in ``migrations/NNNN_*.sql`` not yet applied (by number); return the highest."""
+    from .inbox import id_hash  # the inbox's key (migration 10 fills it in)
+
+    conn.create_function("kantine_id_hash", 1, id_hash, deterministic=True)
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
     files = sorted(

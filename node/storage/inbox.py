@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -40,6 +41,12 @@ class InboxItem(msgspec.Struct, frozen=True):
     seq: int = 0
 
 
+def id_hash(activity_id: str) -> int:
+    """The inbox's duplicate key: 64 bits of BLAKE2b of the id, as SQLite's signed integer."""
+    digest = hashlib.blake2b(activity_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def store(conn: sqlite3.Connection, item: InboxItem) -> bool:
     """Insert a verified activity; ``False`` if its id was already stored (accepted once)."""
     return _store(conn, item) != 0
@@ -47,11 +54,17 @@ def store(conn: sqlite3.Connection, item: InboxItem) -> bool:
 
 def _store(conn: sqlite3.Connection, item: InboxItem) -> int:
     """``store``, returning the new row's seq (0: the id was already stored)."""
+    key = id_hash(item.activity_id)
+    if conn.execute(
+        "SELECT 1 FROM inbox WHERE id_hash = ? AND activity_id = ?", (key, item.activity_id)
+    ).fetchone():
+        return 0
     cur = conn.execute(
-        "INSERT OR IGNORE INTO inbox (activity_id, actor, type, signer, host, recipient, received_at, raw)"
-        " VALUES (?,?,?,?,?,?,?,?)",
+        "INSERT INTO inbox (activity_id, id_hash, actor, type, signer, host, recipient,"
+        " received_at, raw) VALUES (?,?,?,?,?,?,?,?,?)",
         (
             item.activity_id,
+            key,
             item.actor,
             item.type,
             item.signer,
@@ -61,11 +74,11 @@ def _store(conn: sqlite3.Connection, item: InboxItem) -> int:
             item.raw,
         ),
     )
-    return (cur.lastrowid or 0) if cur.rowcount == 1 else 0
+    return cur.lastrowid or 0
 
 
-_COLUMNS = "activity_id, actor, type, signer, host, recipient, received_at, raw"
-_ROWS_PER_STATEMENT = 256  # 8 parameters a row, well under SQLite's limit of 32,766
+_COLUMNS = "activity_id, id_hash, actor, type, signer, host, recipient, received_at, raw"
+_ROWS_PER_STATEMENT = 256  # 9 parameters a row, well under SQLite's limit of 32,766
 
 
 def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[int]:
@@ -77,23 +90,25 @@ def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[int]:
     seqs: list[int] = []
     for start in range(0, len(items), _ROWS_PER_STATEMENT):
         chunk = items[start : start + _ROWS_PER_STATEMENT]
-        ids = [item.activity_id for item in chunk]
-        marks = ",".join("?" * len(ids))
+        keys = [id_hash(item.activity_id) for item in chunk]
+        marks = ",".join("?" * len(keys))
+        # Ids stored before with one of these hashes (a collision is told apart by the id).
         seen = {
             row[0]
             for row in conn.execute(
-                f"SELECT activity_id FROM inbox WHERE activity_id IN ({marks})", ids
+                f"SELECT activity_id FROM inbox WHERE id_hash IN ({marks})", keys
             )
         }
         rows: list[Any] = []
         first = len(seqs)
-        for item in chunk:
+        for item, key in zip(chunk, keys, strict=True):
             new = item.activity_id not in seen
             seqs.append(-1 if new else 0)  # -1: numbered once the rows are in
             if new:
                 seen.add(item.activity_id)
                 rows += (
                     item.activity_id,
+                    key,
                     item.actor,
                     item.type,
                     item.signer,
@@ -103,8 +118,8 @@ def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[int]:
                     item.raw,
                 )
         if rows:
-            count = len(rows) // 8
-            values = ",".join(["(?,?,?,?,?,?,?,?)"] * count)
+            count = len(rows) // 9
+            values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * count)
             cur = conn.execute(f"INSERT INTO inbox ({_COLUMNS}) VALUES {values}", rows)
             # One statement's rows take consecutive seqs (AUTOINCREMENT, under the write
             # lock): the last is lastrowid.
