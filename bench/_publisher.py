@@ -81,4 +81,5 @@ if __name__ == "__main__":
     parser.add_argument("--data", required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    eventloop.run(main(Path(args.data), args.port))  # as `kantine serve` runs
+    eventloop.tune_gc()  # as `kantine serve` runs
+    eventloop.run(main(Path(args.data), args.port))

@@ -19,7 +19,7 @@ from . import config
 from .app import create_app
 from .clock import iso, system_clock
 from .config import ConfigError, Settings
-from .eventloop import new_event_loop
+from .eventloop import new_event_loop, tune_gc
 from .runtime import Runtime, open_runtime
 from .storage import actors as actors_db
 from .storage import deliveries as q
@@ -115,6 +115,7 @@ def serve(args: argparse.Namespace) -> int:
         f" (event loop: {type(loop).__module__.split('.')[0]})",
         flush=True,
     )
+    tune_gc()
     web.run_app(
         app,
         loop=loop,

@@ -393,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    eventloop.tune_gc()
     eventloop.run(
         _child(
             args.fd,

@@ -26,6 +26,19 @@ def test_asyncio_choice_runs_the_standard_loop(monkeypatch: pytest.MonkeyPatch) 
     assert eventloop.run(_loop_module()).startswith("asyncio")
 
 
+def test_tune_gc_freezes_what_is_loaded_and_collects_young_objects_less_often() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        eventloop.tune_gc()
+        assert gc.get_freeze_count() > 1000  # the modules and objects loaded so far
+        assert gc.get_threshold() == (eventloop.GC_THRESHOLD, before[1], before[2])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
 def test_unknown_choice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="event_loop must be one of"):
         eventloop.loop_factory("tokio")
