@@ -14,7 +14,7 @@ import msgspec
 
 from protocol.errors import ProtocolError
 
-from .clock import Clock, iso
+from .clock import Clock, now_iso
 from .metrics import Metrics
 from .policy import fetch_budget
 from .storage import inbox as inbox_db
@@ -191,7 +191,7 @@ class Processor:
                     await asyncio.sleep(0)
         finally:
             if marks:  # stamped when the round's outcomes are recorded
-                stamp = iso(self.clock())
+                stamp = now_iso(self.clock)
                 rows = [(seq, o.state, stamp, o.note) for seq, o in marks]
                 await self.db.write(lambda c: inbox_db.mark_many(c, rows))
 

@@ -21,7 +21,7 @@ from ..appkeys import (
     REQUEST_ID,
     SETTINGS,
 )
-from ..clock import iso
+from ..clock import now_iso
 from ..guards import client_address, rate_limited_response
 from ..middlewares import json_error
 from ..policy import check_actor_allowed, check_strings, fetch_budget
@@ -127,7 +127,7 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
         signer=key_id,
         host=host,
         recipient=recipient,
-        received_at=iso(app[CLOCK]()),
+        received_at=now_iso(app[CLOCK]),
         raw=body,
     )
     # Processing is handed the new row (and the document decoded here) once it is committed.
