@@ -63,6 +63,7 @@ def create_app(
             app[K.DELIVERY] = rt.delivery
             app[K.PROCESSOR] = rt.processor
             writer = app[K.INBOX_WRITER] = InboxWriter(rt.db, on_stored=rt.processor.offer)
+            rt.processor.record = writer.mark  # outcomes share the inbox's commits
             rt.metrics.counter_from("kantine_inbox_write_batches_total", lambda: writer.batches)
             yield
 

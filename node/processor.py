@@ -94,6 +94,9 @@ class Processor:
         self._synced = False
         self._last_seq = 0  # the highest seq processed
         self._dropped = 0  # offers dropped because ``_ready`` was full (a backlog)
+        #: ``await record(rows)``: writes a round's outcomes (``mark_many`` rows); the inbox
+        #: writer's ``mark`` shares its commits, else a write of their own.
+        self.record: Callable[[list[inbox_db.Mark]], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name="kantine-processor")
@@ -193,7 +196,10 @@ class Processor:
             if marks:  # stamped when the round's outcomes are recorded
                 stamp = now_iso(self.clock)
                 rows = [(seq, o.state, stamp, o.note) for seq, o in marks]
-                await self.db.write(lambda c: inbox_db.mark_many(c, rows))
+                if self.record is not None:
+                    await self.record(rows)
+                else:
+                    await self.db.write(lambda c: inbox_db.mark_many(c, rows))
 
     async def process(self, item: inbox_db.InboxItem, document: Any = None) -> Outcome:
         """Run ``item`` through its handlers; ``document``: its body decoded, if at hand."""

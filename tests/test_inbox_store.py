@@ -131,3 +131,50 @@ def test_migration_10_keeps_every_row_its_seq_and_the_counter(tmp_path: Path) ->
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(inbox)")}
     assert {"inbox_pending", "inbox_id_hash"} <= indexes
     conn.close()
+
+
+async def test_outcomes_share_the_next_batchs_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(tmp_path / "k.db")
+    await db.open()
+    writer = inbox_db.InboxWriter(db)
+    try:
+        await writer.store(_item(1))
+        seq = (await inbox_db.pending(db))[0].seq
+        # Idle: an outcome is written at once, in a commit of its own.
+        commits = db.commits
+        await writer.mark([(seq, "done", "2026", "first")])
+        assert db.commits == commits + 1
+
+        # Under load: the outcomes wait for the next batch and go in its transaction.
+        first = asyncio.ensure_future(writer.store(_item(2)))
+        await asyncio.sleep(0)  # its batch is on its way to disk
+        commits = db.commits
+        marked = asyncio.ensure_future(writer.mark([(seq, "discarded", "2027", "again")]))
+        later = [asyncio.ensure_future(writer.store(_item(n))) for n in range(3, 8)]
+        await asyncio.sleep(0)
+        assert writer._marks and not marked.done()  # held for the batch after item 2's
+        assert await first is True
+        await marked
+        assert await asyncio.gather(*later) == [True] * 5
+        assert db.commits == commits + 2  # item 2's batch, then items 3-7 with the outcome
+        row = await db.fetchone("SELECT state, processed_at, note FROM inbox WHERE seq = ?", (seq,))
+        assert tuple(row) == ("discarded", "2027", "again")
+
+        # An outcome the database refuses fails its caller, not the rows it travelled with.
+        def refuse(conn: sqlite3.Connection, rows: list[inbox_db.Mark]) -> None:
+            raise sqlite3.IntegrityError("refused")
+
+        monkeypatch.setattr(inbox_db, "mark_many", refuse)
+        first = asyncio.ensure_future(writer.store(_item(8)))
+        await asyncio.sleep(0)
+        marked = asyncio.ensure_future(writer.mark([(seq, "done", "2028", None)]))
+        stored = asyncio.ensure_future(writer.store(_item(9)))
+        assert await first is True and await stored is True
+        with pytest.raises(sqlite3.IntegrityError):
+            await marked
+        ids = [r.activity_id for r in await inbox_db.pending(db, limit=100)]
+        assert _item(9).activity_id in ids
+    finally:
+        await db.close()

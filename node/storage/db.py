@@ -144,12 +144,17 @@ class Database:
 
     async def write(self, fn: WriteFn[T]) -> T:
         """Run ``fn(conn)`` in a committed transaction on the writer thread."""
+        return await self.submit(fn)
+
+    def submit(self, fn: WriteFn[T]) -> asyncio.Future[T]:
+        """``write``, queued now: writes submitted in the same step of the event loop share
+        a transaction (the writer thread cannot take them apart while this thread runs)."""
         if self._thread is None:
             raise RuntimeError("database is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put(_Job(fn, future, loop))
-        return await future
+        return future
 
     @contextlib.asynccontextmanager
     async def reader(self):  # type: ignore[no-untyped-def]

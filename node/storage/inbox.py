@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import sqlite3
@@ -133,6 +134,8 @@ def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[int]:
     return seqs
 
 
+#: ``(seq, state, processed_at, note)``: one processing outcome (``mark_many``).
+Mark = tuple[int, str, str, str | None]
 #: ``on_stored(entries)``: (item with its seq, decoded document or None), in seq order.
 OnStored = Callable[[list[tuple[InboxItem, Any]]], None]
 
@@ -148,13 +151,15 @@ class InboxWriter:
     ``store`` returns once the row is committed (``synchronous=FULL``).
 
     ``on_stored`` (the processor's ``offer``) is handed each committed batch's new rows,
-    numbered, in seq order, with the document the caller decoded.
+    numbered, in seq order, with the document the caller decoded. ``mark`` records the
+    processor's outcomes in the next batch's transaction (one commit for both).
     """
 
     def __init__(self, db: Database, on_stored: OnStored | None = None) -> None:
         self.db = db
         self.on_stored = on_stored
         self._pending: list[tuple[InboxItem, Any, asyncio.Future[bool]]] = []
+        self._marks: list[tuple[list[Mark], asyncio.Future[None]]] = []
         self._in_flight: asyncio.Task[None] | None = None
         self._scheduled = False
         self.batches = 0
@@ -170,32 +175,54 @@ class InboxWriter:
             loop.call_soon(self._flush)  # the rest of this loop turn's requests join in
         return await future
 
+    async def mark(self, rows: list[Mark]) -> None:
+        """``mark_many(rows)``, committed with the next batch of rows (at once if none is
+        on its way): processing's outcomes need no commit of their own under load."""
+        if self._in_flight is None and not self._pending:
+            await self.db.write(lambda conn: mark_many(conn, rows))
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((rows, future))
+        await future
+
     def _flush(self) -> None:
         self._scheduled = False
-        if not self._pending or self._in_flight is not None:
+        if not (self._pending or self._marks) or self._in_flight is not None:
             return
         batch, self._pending = self._pending, []
-        self.batches += 1
-        self._in_flight = asyncio.ensure_future(self._write(batch))
+        marks, self._marks = self._marks, []
+        if batch:
+            self.batches += 1
+        self._in_flight = asyncio.ensure_future(self._write(batch, marks))
         self._in_flight.add_done_callback(self._written)
 
     def _written(self, task: asyncio.Task[None]) -> None:
         self._in_flight = None
         if not task.cancelled() and task.exception() is not None:
             log.error("inbox write failed", exc_info=task.exception())
-        if self._pending:
+        if self._pending or self._marks:
             self._flush()
 
-    async def _write(self, batch: list[tuple[InboxItem, Any, asyncio.Future[bool]]]) -> None:
+    async def _write(
+        self,
+        batch: list[tuple[InboxItem, Any, asyncio.Future[bool]]],
+        marks: list[tuple[list[Mark], asyncio.Future[None]]],
+    ) -> None:
+        if marks:  # submitted in the same step as the rows: the same transaction
+            rows = [row for part, _ in marks for row in part]
+            marked = self.db.submit(lambda conn: mark_many(conn, rows))
+            marked.add_done_callback(functools.partial(_settle_marks, marks))
+        if not batch:
+            return
         items = [item for item, _, _ in batch]
         outcomes: list[int | BaseException]
         try:
-            outcomes = list(await self.db.write(lambda conn: store_many(conn, items)))
+            outcomes = list(await self.db.submit(lambda conn: store_many(conn, items)))
         except sqlite3.Error:
             # One row the database refuses must not fail the others: each on its own
             # (together, so that a busy database does not hold them one after another).
             outcomes = await asyncio.gather(
-                *(self.db.write(lambda conn, item=item: _store(conn, item)) for item in items),
+                *(self.db.write(functools.partial(_store, item=item)) for item in items),
                 return_exceptions=True,
             )
         except BaseException as exc:
@@ -216,6 +243,21 @@ class InboxWriter:
                     log.exception("handing stored activities to processing failed")
         for (_, _, future), outcome in zip(batch, outcomes, strict=True):
             _settle(future, outcome if isinstance(outcome, BaseException) else outcome != 0)
+
+
+def _settle_marks(
+    marks: list[tuple[list[Mark], asyncio.Future[None]]], done: asyncio.Future[None]
+) -> None:
+    failed = None if done.cancelled() else done.exception()
+    for _, future in marks:
+        if future.done():
+            continue
+        if done.cancelled():
+            future.cancel()
+        elif failed is not None:
+            future.set_exception(failed)
+        else:
+            future.set_result(None)
 
 
 def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
@@ -256,7 +298,7 @@ def mark(conn: sqlite3.Connection, seq: int, state: str, now: str, note: str | N
     )
 
 
-def mark_many(conn: sqlite3.Connection, rows: list[tuple[int, str, str, str | None]]) -> None:
+def mark_many(conn: sqlite3.Connection, rows: list[Mark]) -> None:
     """``mark`` for many rows ``(seq, state, now, note)`` in one statement per 200 rows
     (each statement costs the writer thread the GIL back from a busy event loop)."""
     if sqlite3.sqlite_version_info < (3, 33):  # no UPDATE ... FROM before SQLite 3.33
