@@ -136,6 +136,12 @@ class _Formatter(logging.Formatter):
     _second = -1
     _text = ""
 
+    def format(self, record: logging.LogRecord) -> str:
+        # A line without a traceback made directly, not through the %-style template.
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        return f"{self.formatTime(record)} {record.levelname} {record.name} {record.getMessage()}"
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         second = int(record.created)
         if second != self._second:

@@ -80,7 +80,9 @@ def ids(value: Any) -> list[str]:
 
 def type_names(value: Any) -> tuple[str, ...]:
     """Return the type names of a ``type`` value (string or array) or of an object."""
-    if isinstance(value, Mapping):
+    if type(value) is str:  # the usual "type": "Create"
+        return (value,)
+    if type(value) is dict or (type(value) is not list and isinstance(value, Mapping)):
         value = value.get("type")
     return tuple(item for item in as_list(value) if isinstance(item, str))
 

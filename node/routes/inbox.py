@@ -81,7 +81,11 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:  # chunked: no Content-Length to check first
         raise PayloadTooLarge("body too large") from exc
-    if request.content_type not in vocab.ACCEPTED_AP_TYPES:
+    # The header as sent is usually exactly one of the types: no parse of it then.
+    if (
+        request.headers.get("Content-Type") not in vocab.ACCEPTED_AP_TYPES
+        and request.content_type not in vocab.ACCEPTED_AP_TYPES
+    ):
         raise RemoteProtocolError(
             f"unsupported content type {request.content_type!r}", status_hint=415
         )
