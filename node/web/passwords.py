@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import sys
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import Any
 
 from ..clock import iso
 from ..storage import sessions as sessions_db
@@ -17,9 +16,19 @@ from ..storage.db import Database
 __all__ = ["MAX_LENGTH", "MIN_LENGTH", "check_password", "hash_password", "passwd", "verify"]
 
 MIN_LENGTH, MAX_LENGTH = 10, 1024
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
 #: Verified against when a username has no password, so both cases take as long.
-_DUMMY = _hasher.hash("no password here; this only spends the same time")
+_DUMMY = "no password here; this only spends the same time"  # hashed on first use
+
+
+@functools.cache
+def _argon2() -> tuple[Any, str, tuple[type[Exception], ...]]:
+    """(hasher, a hash of ``_DUMMY``, the errors of a failed check), made on first use: a
+    node that nobody signs in to never loads argon2 (memory) nor hashes at start-up."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
+    return hasher, hasher.hash(_DUMMY), (VerificationError, InvalidHashError)
 
 
 def check_password(password: str) -> str | None:
@@ -32,7 +41,7 @@ def check_password(password: str) -> str | None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _argon2()[0].hash(password)
 
 
 async def verify(db: Database, username: str, password: str) -> bool:
@@ -42,9 +51,10 @@ async def verify(db: Database, username: str, password: str) -> bool:
         return False
 
     def check() -> bool:
+        hasher, dummy, failed = _argon2()
         try:
-            return _hasher.verify(stored or _DUMMY, password) and stored is not None
-        except (VerificationError, InvalidHashError):
+            return hasher.verify(stored or dummy, password) and stored is not None
+        except failed:
             return False
 
     return await asyncio.to_thread(check)

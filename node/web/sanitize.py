@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import re
 
-import nh3
 from markupsafe import Markup
 
 __all__ = ["MAX_HTML", "MAX_TEXT", "clean_html", "paragraphs", "safe_url", "text"]
@@ -69,6 +68,8 @@ def clean_html(value: object, limit: int = MAX_HTML) -> Markup:
     frames go; a document whose text is longer than ``limit`` is shown as capped text.
     """
     raw = _CONTROL.sub("", str(value or ""))[: limit * 4]
+    import nh3  # on first use: a node that shows no remote HTML does not load it (memory)
+
     cleaned = nh3.clean(
         raw,
         tags=TAGS,
