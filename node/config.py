@@ -38,7 +38,7 @@ class Limits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     fetch_max_redirects: int = 3
     min_rsa_bits: int = 2048
     page_size: int = 20
-    delivery_concurrency: int = 128
+    delivery_concurrency: int = 256
     delivery_per_host: int = 4
     #: Child processes that sign and send deliveries (node.sender), on a machine with more
     #: than one core; 0 delivers in the node's own process.
