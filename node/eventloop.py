@@ -47,8 +47,8 @@ GC_THRESHOLD = 50_000
 
 
 def tune_gc() -> None:
-    """For a serving process, once it has started: what is loaded by now (modules, the app)
-    lives as long as the process, so the collector stops scanning it (``gc.freeze``), and
+    """For a serving process, just before it serves: what is loaded by now (modules, the
+    app) lives as long as the process, so the collector stops scanning it (``gc.freeze``), and
     young collections run less often (``GC_THRESHOLD``). About 5 % less CPU per inbox
     request on the bench."""
     gc.collect()

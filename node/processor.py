@@ -1,4 +1,6 @@
-"""Processing of stored inbox activities, after the 202, from the database, in arrival order."""
+"""Processing of stored inbox activities, after the 202, in arrival order: rows just
+committed are handed over in memory, and the database (the record) is read whenever a
+pending row may be there that was not."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -60,8 +63,12 @@ _NO_HANDLER_ACTED = Outcome.discard("no handler acted")
 #: of items whose handlers need no I/O would otherwise hold the loop from its first item
 #: to its last (100 items, ~20 ms), while one item per turn falls behind a busy inbox.
 YIELD_EVERY = 10
-#: Rows waiting in memory for processing; beyond this the rounds read the database.
+#: Rows (and bytes of their bodies) waiting in memory for processing; beyond either the
+#: rounds read the database.
 READY_MAX = 2000
+READY_BYTES = 32 * 1024 * 1024
+#: Seconds at most between two reads of the database, however steady the hand-over.
+RESYNC_INTERVAL = 10.0
 
 
 class Processor:
@@ -93,7 +100,12 @@ class Processor:
         #: Every pending row with a seq above ``_last_seq`` is in ``_ready``.
         self._synced = False
         self._last_seq = 0  # the highest seq processed
-        self._dropped = 0  # offers dropped because ``_ready`` was full (a backlog)
+        self._ready_bytes = 0  # the raw bodies held in ``_ready``
+        # Changes since a database read began that may leave rows only in the database:
+        # offers dropped (a backlog), wake() calls.
+        self._dropped = 0
+        self._wakes = 0
+        self._read_at = 0.0  # monotonic time of the last database read
         #: ``await record(rows)``: writes a round's outcomes (``mark_many`` rows); the inbox
         #: writer's ``mark`` shares its commits, else a write of their own.
         self.record: Callable[[list[inbox_db.Mark]], Awaitable[None]] | None = None
@@ -110,18 +122,22 @@ class Processor:
     def wake(self) -> None:
         """Look in the database: rows may be pending that were not offered."""
         self._synced = False
+        self._wakes += 1
         self._idle.clear()
         self._wake.set()
 
     def offer(self, entries: list[tuple[inbox_db.InboxItem, Any]]) -> None:
         """Rows just committed, in seq order, each with its decoded document (or None)."""
-        if len(self._ready) + len(entries) > READY_MAX:
+        size = sum(len(item.raw) for item, _ in entries)
+        if len(self._ready) + len(entries) > READY_MAX or self._ready_bytes + size > READY_BYTES:
             # A backlog: the rounds read the database until they have caught up.
             self._ready.clear()
+            self._ready_bytes = 0
             self._dropped += 1
             self._synced = False
         else:
             self._ready.extend(entries)
+            self._ready_bytes += size
         self._idle.clear()
         self._wake.set()
 
@@ -141,6 +157,8 @@ class Processor:
                 log.exception("processing round failed")
                 handled = 0
             if handled == 0:
+                if self._synced and self._ready:
+                    continue  # offered while the database was being read: go on with them
                 self._idle.set()
                 self._wake.clear()
                 try:
@@ -151,16 +169,21 @@ class Processor:
     async def run_once(self, limit: int = 100) -> int:
         """Process up to ``limit`` pending rows in seq order: those offered in memory while
         nothing else is pending, else the database's."""
-        if self._synced:
-            batch: list[tuple[inbox_db.InboxItem, Any]] = []
+        if self._synced and time.monotonic() - self._read_at > RESYNC_INTERVAL:
+            self._synced = False  # under steady traffic too, a look at the record now and then
+        from_db = not self._synced
+        dropped, wakes = self._dropped, self._wakes
+        batch: list[tuple[inbox_db.InboxItem, Any]] = []
+        if not from_db:
             while self._ready and len(batch) < limit:
                 entry = self._ready.popleft()
+                self._ready_bytes -= len(entry[0].raw)
                 if entry[0].seq > self._last_seq:
                     batch.append(entry)
             if not batch:
                 return 0
         else:
-            dropped = self._dropped
+            self._read_at = time.monotonic()
             items = await inbox_db.pending(self.db, limit=limit)
             batch = [(item, None) for item in items]
         try:
@@ -168,13 +191,15 @@ class Processor:
         except BaseException:
             self._synced = False  # what is left is pending in the database
             self._ready.clear()
+            self._ready_bytes = 0
             raise
-        if not self._synced:
+        if from_db:
             # The read saw every row pending when it began; the ones committed since were
-            # offered after it began, so they are in ``_ready`` unless some were dropped.
+            # offered after it began, so they are in ``_ready`` unless some were dropped
+            # (or someone asked for another look).
             while self._ready and self._ready[0][0].seq <= self._last_seq:
-                self._ready.popleft()
-            self._synced = len(batch) < limit and self._dropped == dropped
+                self._ready_bytes -= len(self._ready.popleft()[0].raw)
+            self._synced = len(batch) < limit and self._dropped == dropped and self._wakes == wakes
         return len(batch)
 
     async def _round(self, batch: list[tuple[inbox_db.InboxItem, Any]]) -> None:

@@ -84,9 +84,10 @@ class Urls:
         if known is None:
             parts = urlsplit(iri)
             known = f"{parts.scheme}://{parts.netloc.lower()}" == self.base
-            if len(self._foreign) >= 4096:
-                self._foreign.clear()
-            self._foreign[iri] = known
+            if len(iri) <= 512:  # bounded: 4096 short IRIs at most
+                if len(self._foreign) >= 4096:
+                    self._foreign.clear()
+                self._foreign[iri] = known
         return known
 
     def local_path(self, iri: str) -> str | None:

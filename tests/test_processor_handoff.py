@@ -122,7 +122,7 @@ async def test_a_row_written_behind_its_back_is_found_in_the_database(world: Wor
 
 
 async def test_an_overflowing_memory_queue_falls_back_to_the_database(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(processor_mod, "READY_MAX", 5)
     await world.writer.store(_item(0), {"n": 0})
@@ -146,6 +146,67 @@ async def test_an_overflowing_memory_queue_falls_back_to_the_database(
     await world.settled(40)
     assert [n for _, n in world.seen] == list(range(40))  # each once, in order
     assert world.processor._dropped > 0
+    # The overflow came during a round served from memory: no round failed over it.
+    assert not [r for r in caplog.records if "processing round failed" in r.getMessage()]
+
+
+async def test_a_byte_budget_bounds_what_waits_in_memory(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(processor_mod, "READY_BYTES", 30)  # about three bodies
+    await world.writer.store(_item(0), {"n": 0})
+    await world.settled(1)
+    await asyncio.gather(*(world.writer.store(_item(n), {"n": n}) for n in range(1, 30)))
+    await world.settled(30)
+    assert [n for _, n in world.seen] == list(range(30))
+    assert world.processor._dropped > 0 and world.processor._ready_bytes >= 0
+
+
+async def test_unoffered_rows_are_found_under_steady_traffic_too(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(processor_mod, "RESYNC_INTERVAL", 0.2)
+    world.processor.poll_interval = 100.0  # the idle poll never comes
+    await world.writer.store(_item(0), {"n": 0})
+    await world.settled(1)
+    await world.db.write(lambda c: inbox_db.store(c, _item(1)))  # not offered, no wake()
+    for n in range(2, 40):  # an offer every 20 ms: the processor is never idle for long
+        await world.writer.store(_item(n), {"n": n})
+        await asyncio.sleep(0.02)
+        if 1 in [m for _, m in world.seen]:
+            break
+    assert 1 in [m for _, m in world.seen]
+
+
+async def test_a_wake_during_a_database_read_is_not_lost(world: World) -> None:
+    # The fixture's processor is stopped while it waits, not in the middle of a read.
+    await asyncio.sleep(0.05)
+    await world.processor.stop()
+    # A processor of its own, never started: its rounds are driven by hand.
+    proc = Processor(
+        db=world.db, clock=system_clock, metrics=Metrics(), handlers={"Create": [world.handle]}
+    )
+    await world.db.write(lambda c: inbox_db.store(c, _item(0)))
+    assert await proc.run_once() == 1  # read from the database: now in sync
+    assert proc._synced
+    proc.wake()
+    pending = inbox_db.pending
+
+    async def pending_then_wake(db: Database, limit: int = 100, after: int = 0) -> Any:
+        rows = await pending(db, limit=limit, after=after)
+        # While this read is on its way, a row is written behind its back, and wake() called.
+        await db.write(lambda c: inbox_db.store(c, _item(1)))
+        proc.wake()
+        return rows
+
+    inbox_db.pending = pending_then_wake  # type: ignore[assignment]
+    try:
+        assert await proc.run_once() == 0
+    finally:
+        inbox_db.pending = pending  # type: ignore[assignment]
+    assert not proc._synced  # the wake is not forgotten: the next round reads
+    assert await proc.run_once() == 1
+    assert [n for _, n in world.seen] == [0, 1]
 
 
 async def test_a_failed_round_leaves_the_rest_pending_for_the_next(world: World) -> None:

@@ -147,8 +147,8 @@ class Database:
         return await self.submit(fn)
 
     def submit(self, fn: WriteFn[T]) -> asyncio.Future[T]:
-        """``write``, queued now: writes submitted in the same step of the event loop share
-        a transaction (the writer thread cannot take them apart while this thread runs)."""
+        """``write``, queued now: writes submitted one after another in the same step of the
+        event loop usually share a transaction (the writer takes all it finds queued)."""
         if self._thread is None:
             raise RuntimeError("database is not open")
         loop = asyncio.get_running_loop()

@@ -44,7 +44,7 @@ class _State:
         return self.checked is not None and self.checked[0] == now and self.checked[1] is policy
 
 
-class SignedRequest(msgspec.Struct, frozen=True):
+class SignedRequest(msgspec.Struct, frozen=True, eq=False):
     """A request's signature, parsed but not yet verified.
 
     ``covered`` lists header names (cavage, lower-case, in ``headers=`` order) or
