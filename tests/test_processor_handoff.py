@@ -9,7 +9,6 @@ through memory, was written behind the processor's back, or overflowed the memor
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,7 @@ from node.metrics import Metrics
 from node.processor import Outcome, Processor
 from node.storage import inbox as inbox_db
 from node.storage.db import Database
-
-
-def _item(n: int) -> inbox_db.InboxItem:
-    return inbox_db.InboxItem(
-        activity_id=f"https://a.example/activities/{n}",
-        actor="https://a.example/users/a",
-        type="Create",
-        signer="https://a.example/users/a#main-key",
-        host="a.example",
-        recipient=None,
-        received_at="2026-11-23T00:00:00.000000Z",
-        raw=json.dumps({"n": n}).encode(),
-    )
+from test_inbox_store import _item  # the same rows
 
 
 class World:

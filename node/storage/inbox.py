@@ -61,21 +61,24 @@ def _store(conn: sqlite3.Connection, item: InboxItem) -> int:
     ).fetchone():
         return 0
     cur = conn.execute(
-        "INSERT INTO inbox (activity_id, id_hash, actor, type, signer, host, recipient,"
-        " received_at, raw) VALUES (?,?,?,?,?,?,?,?,?)",
-        (
-            item.activity_id,
-            key,
-            item.actor,
-            item.type,
-            item.signer,
-            item.host,
-            item.recipient,
-            item.received_at,
-            item.raw,
-        ),
+        f"INSERT INTO inbox ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", _values(item, key)
     )
     return cur.lastrowid or 0
+
+
+def _values(item: InboxItem, key: int) -> tuple[Any, ...]:
+    """``item``'s values in ``_COLUMNS`` order."""
+    return (
+        item.activity_id,
+        key,
+        item.actor,
+        item.type,
+        item.signer,
+        item.host,
+        item.recipient,
+        item.received_at,
+        item.raw,
+    )
 
 
 _COLUMNS = "activity_id, id_hash, actor, type, signer, host, recipient, received_at, raw"
@@ -107,17 +110,7 @@ def store_many(conn: sqlite3.Connection, items: list[InboxItem]) -> list[int]:
             seqs.append(-1 if new else 0)  # -1: numbered once the rows are in
             if new:
                 seen.add(item.activity_id)
-                rows += (
-                    item.activity_id,
-                    key,
-                    item.actor,
-                    item.type,
-                    item.signer,
-                    item.host,
-                    item.recipient,
-                    item.received_at,
-                    item.raw,
-                )
+                rows += _values(item, key)
         if rows:
             count = len(rows) // 9
             values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * count)
