@@ -13,6 +13,14 @@ from node.storage import inbox as inbox_db
 from node.storage.db import Database, _split_sql, connect_sync, migrate
 
 
+@pytest.fixture
+async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    database = Database(tmp_path / "k.db")
+    await database.open()
+    yield database
+    await database.close()
+
+
 def _item(n: int) -> inbox_db.InboxItem:
     return inbox_db.InboxItem(
         activity_id=f"https://a.example/activities/{n}",
@@ -27,58 +35,43 @@ def _item(n: int) -> inbox_db.InboxItem:
 
 
 async def test_requests_of_a_turn_share_a_commit_and_duplicates_are_stored_once(
-    tmp_path: Path,
+    db: Database,
 ) -> None:
-    db = Database(tmp_path / "k.db")
-    await db.open()
     writer = inbox_db.InboxWriter(db)
-    try:
-        assert await writer.store(_item(0)) is True
-        # 300 requests at once (more than one statement's rows), some ids twice, one old.
-        items = [_item(n) for n in range(1, 301)] + [_item(5), _item(0), _item(300)]
-        flags = await asyncio.gather(*(writer.store(item) for item in items))
-        assert flags == [True] * 300 + [False, False, False]
-        assert writer.batches == 2  # the first request, then the 303 that came together
-        rows = await inbox_db.pending(db, limit=1000)
-        assert [r.activity_id for r in rows] == [_item(n).activity_id for n in range(301)]
-        assert rows[7].raw == b'{"n": 7}'
-    finally:
-        await db.close()
+    assert await writer.store(_item(0)) is True
+    # 300 requests at once (more than one statement's rows), some ids twice, one old.
+    items = [_item(n) for n in range(1, 301)] + [_item(5), _item(0), _item(300)]
+    flags = await asyncio.gather(*(writer.store(item) for item in items))
+    assert flags == [True] * 300 + [False, False, False]
+    assert writer.batches == 2  # the first request, then the 303 that came together
+    rows = await inbox_db.pending(db, limit=1000)
+    assert [r.activity_id for r in rows] == [_item(n).activity_id for n in range(301)]
+    assert rows[7].raw == b'{"n": 7}'
 
 
-async def test_what_arrives_during_a_commit_goes_in_the_next(tmp_path: Path) -> None:
-    db = Database(tmp_path / "k.db")
-    await db.open()
+async def test_what_arrives_during_a_commit_goes_in_the_next(db: Database) -> None:
     writer = inbox_db.InboxWriter(db)
-    try:
-        first = asyncio.ensure_future(writer.store(_item(1)))
-        await asyncio.sleep(0)  # its batch is on its way to disk
-        later = [asyncio.ensure_future(writer.store(_item(n))) for n in range(2, 12)]
-        assert await first is True
-        assert await asyncio.gather(*later) == [True] * 10
-        assert writer.batches == 2
-        assert db.commits == 2
-    finally:
-        await db.close()
+    first = asyncio.ensure_future(writer.store(_item(1)))
+    await asyncio.sleep(0)  # its batch is on its way to disk
+    later = [asyncio.ensure_future(writer.store(_item(n))) for n in range(2, 12)]
+    assert await first is True
+    assert await asyncio.gather(*later) == [True] * 10
+    assert writer.batches == 2
+    assert db.commits == 2
 
 
-async def test_outcomes_are_marked_in_one_write(tmp_path: Path) -> None:
-    db = Database(tmp_path / "k.db")
-    await db.open()
+async def test_outcomes_are_marked_in_one_write(db: Database) -> None:
     writer = inbox_db.InboxWriter(db)
-    try:
-        await asyncio.gather(*(writer.store(_item(n)) for n in range(450)))
-        rows = await inbox_db.pending(db, limit=1000)
-        marks = [(r.seq, "done" if r.seq % 2 else "discarded", "2026", f"n{r.seq}") for r in rows]
-        await db.write(lambda c: inbox_db.mark_many(c, marks[:-1]))  # all but the last
-        left = await inbox_db.pending(db, limit=1000)
-        assert [r.seq for r in left] == [rows[-1].seq]
-        row = await db.fetchone(
-            "SELECT state, processed_at, note FROM inbox WHERE seq = ?", (rows[3].seq,)
-        )
-        assert tuple(row) == (marks[3][1], "2026", f"n{rows[3].seq}")
-    finally:
-        await db.close()
+    await asyncio.gather(*(writer.store(_item(n)) for n in range(450)))
+    rows = await inbox_db.pending(db, limit=1000)
+    marks = [(r.seq, "done" if r.seq % 2 else "discarded", "2026", f"n{r.seq}") for r in rows]
+    await db.write(lambda c: inbox_db.mark_many(c, marks[:-1]))  # all but the last
+    left = await inbox_db.pending(db, limit=1000)
+    assert [r.seq for r in left] == [rows[-1].seq]
+    row = await db.fetchone(
+        "SELECT state, processed_at, note FROM inbox WHERE seq = ?", (rows[3].seq,)
+    )
+    assert tuple(row) == (marks[3][1], "2026", f"n{rows[3].seq}")
 
 
 def test_a_hash_collision_never_merges_two_activities(
@@ -134,47 +127,42 @@ def test_migration_10_keeps_every_row_its_seq_and_the_counter(tmp_path: Path) ->
 
 
 async def test_outcomes_share_the_next_batchs_commit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = Database(tmp_path / "k.db")
-    await db.open()
     writer = inbox_db.InboxWriter(db)
-    try:
-        await writer.store(_item(1))
-        seq = (await inbox_db.pending(db))[0].seq
-        # Idle: an outcome is written at once, in a commit of its own.
-        commits = db.commits
-        await writer.mark([(seq, "done", "2026", "first")])
-        assert db.commits == commits + 1
+    await writer.store(_item(1))
+    seq = (await inbox_db.pending(db))[0].seq
+    # Idle: an outcome is written at once, in a commit of its own.
+    commits = db.commits
+    await writer.mark([(seq, "done", "2026", "first")])
+    assert db.commits == commits + 1
 
-        # Under load: the outcomes wait for the next batch and go in its transaction.
-        first = asyncio.ensure_future(writer.store(_item(2)))
-        await asyncio.sleep(0)  # its batch is on its way to disk
-        commits = db.commits
-        marked = asyncio.ensure_future(writer.mark([(seq, "discarded", "2027", "again")]))
-        later = [asyncio.ensure_future(writer.store(_item(n))) for n in range(3, 8)]
-        await asyncio.sleep(0)
-        assert writer._marks and not marked.done()  # held for the batch after item 2's
-        assert await first is True
+    # Under load: the outcomes wait for the next batch and go in its transaction.
+    first = asyncio.ensure_future(writer.store(_item(2)))
+    await asyncio.sleep(0)  # its batch is on its way to disk
+    commits = db.commits
+    marked = asyncio.ensure_future(writer.mark([(seq, "discarded", "2027", "again")]))
+    later = [asyncio.ensure_future(writer.store(_item(n))) for n in range(3, 8)]
+    await asyncio.sleep(0)
+    assert writer._marks and not marked.done()  # held for the batch after item 2's
+    assert await first is True
+    await marked
+    assert await asyncio.gather(*later) == [True] * 5
+    assert db.commits == commits + 2  # item 2's batch, then items 3-7 with the outcome
+    row = await db.fetchone("SELECT state, processed_at, note FROM inbox WHERE seq = ?", (seq,))
+    assert tuple(row) == ("discarded", "2027", "again")
+
+    # An outcome the database refuses fails its caller, not the rows it travelled with.
+    def refuse(conn: sqlite3.Connection, rows: list[inbox_db.Mark]) -> None:
+        raise sqlite3.IntegrityError("refused")
+
+    monkeypatch.setattr(inbox_db, "mark_many", refuse)
+    first = asyncio.ensure_future(writer.store(_item(8)))
+    await asyncio.sleep(0)
+    marked = asyncio.ensure_future(writer.mark([(seq, "done", "2028", None)]))
+    stored = asyncio.ensure_future(writer.store(_item(9)))
+    assert await first is True and await stored is True
+    with pytest.raises(sqlite3.IntegrityError):
         await marked
-        assert await asyncio.gather(*later) == [True] * 5
-        assert db.commits == commits + 2  # item 2's batch, then items 3-7 with the outcome
-        row = await db.fetchone("SELECT state, processed_at, note FROM inbox WHERE seq = ?", (seq,))
-        assert tuple(row) == ("discarded", "2027", "again")
-
-        # An outcome the database refuses fails its caller, not the rows it travelled with.
-        def refuse(conn: sqlite3.Connection, rows: list[inbox_db.Mark]) -> None:
-            raise sqlite3.IntegrityError("refused")
-
-        monkeypatch.setattr(inbox_db, "mark_many", refuse)
-        first = asyncio.ensure_future(writer.store(_item(8)))
-        await asyncio.sleep(0)
-        marked = asyncio.ensure_future(writer.mark([(seq, "done", "2028", None)]))
-        stored = asyncio.ensure_future(writer.store(_item(9)))
-        assert await first is True and await stored is True
-        with pytest.raises(sqlite3.IntegrityError):
-            await marked
-        ids = [r.activity_id for r in await inbox_db.pending(db, limit=100)]
-        assert _item(9).activity_id in ids
-    finally:
-        await db.close()
+    ids = [r.activity_id for r in await inbox_db.pending(db, limit=100)]
+    assert _item(9).activity_id in ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -274,29 +275,17 @@ def sign_request(
         values = merged.get_all(name)
         if len(values) == 1:
             fields[name] = values[0]
+    signing: dict[str, Any] = {
+        "key": key,
+        "key_id": key_id,
+        "alg": alg,
+        "components": components,
+        "created": int(now.timestamp()),
+        "include_alg": alg == "ed25519",
+    }
     if len(fields) == len(components) - 2:  # each covered field sent once: the short way
-        return added | rfc9421.sign_basic_request(
-            method,
-            url,
-            fields,
-            key=key,
-            key_id=key_id,
-            alg=alg,
-            components=components,
-            created=int(now.timestamp()),
-            include_alg=alg == "ed25519",
-        )
-    added |= rfc9421.sign_request(
-        method,
-        url,
-        merged,
-        key=key,
-        key_id=key_id,
-        alg=alg,
-        components=components,
-        created=int(now.timestamp()),
-        include_alg=alg == "ed25519",
-    )
+        return added | rfc9421.sign_basic_request(method, url, fields, **signing)
+    added |= rfc9421.sign_request(method, url, merged, **signing)
     return added
 
 
