@@ -107,9 +107,12 @@ def init(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    try:
+        loop = new_event_loop(settings.event_loop)
+    except ValueError as exc:  # e.g. event_loop = "uvloop" where it is not installed
+        raise ConfigError(f"{settings.data_path / config.CONFIG_NAME}: {exc}") from exc
     # With a second core, deliveries are signed and sent by a child process (node.sender).
     app = create_app(settings, delivery_process=(os.cpu_count() or 1) > 1)
-    loop = new_event_loop(settings.event_loop)
     print(
         f"Kantine node {settings.name!r} at {settings.url}, listening on {args.host}:{args.port}"
         f" (event loop: {type(loop).__module__.split('.')[0]})",

@@ -51,3 +51,26 @@ def test_unknown_choice_is_refused(tmp_path: Path) -> None:
         'url = "https://kantine.example"\nname = "K"\nslug = "k"\nevent_loop = "asyncio"\n'
     )
     assert config.load(tmp_path).event_loop == "asyncio"
+
+
+def test_serve_without_the_uvloop_it_asks_for_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from node import cli
+
+    data = tmp_path / "node"
+    assert (
+        cli.main(
+            ["init", "--data", str(data), "--url", "http://127.0.0.1:9", "--name", "K", "--dev"]
+        )
+        == 0
+    )
+    cfg = data / config.CONFIG_NAME
+    cfg.write_text(cfg.read_text().replace('event_loop = "auto"', 'event_loop = "uvloop"'))
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
+    capsys.readouterr()
+    assert cli.main(["serve", "--data", str(data), "--port", "9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "uvloop is not installed" in err[0], err
