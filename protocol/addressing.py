@@ -44,6 +44,12 @@ def _field(doc: Any, name: str) -> Any:
 def _addresses(doc: Any) -> list[str]:
     """Every IRI in the address fields, in order, with duplicates."""
     result: list[str] = []
+    if type(doc) is dict:  # decoded JSON: most address fields are absent
+        for name in ADDRESS_FIELDS:
+            value = doc.get(name)
+            if value is not None:
+                result.extend(ids(value))
+        return result
     for name in ADDRESS_FIELDS:
         result.extend(ids(_field(doc, name)))
     return result
@@ -59,7 +65,7 @@ def audience(doc: Any) -> set[str]:
 
 def is_publicly_addressed(doc: Any) -> bool:
     """Whether any address of ``doc`` is the public collection."""
-    return any(is_public(iri) for iri in _addresses(doc))
+    return not PUBLIC_SPELLINGS.isdisjoint(_addresses(doc))
 
 
 def is_addressed_to(doc: Any, iri: str) -> bool:

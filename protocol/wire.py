@@ -70,7 +70,21 @@ def first_id(value: Any) -> str | None:
 
 def ids(value: Any) -> list[str]:
     """Return every IRI in a one-or-many link value, in order, skipping what has none."""
+    # Decoded JSON addresses are nearly always a string or a list of strings: no lookups.
+    kind = type(value)
+    if kind is str:
+        return [value] if value else []
     result = []
+    if kind is list:
+        for item in value:
+            if type(item) is str:
+                if item:
+                    result.append(item)
+            elif not isinstance(item, list):
+                found = first_id(item)
+                if found is not None:
+                    result.append(found)
+        return result
     for item in as_list(value):
         found = first_id(item) if not isinstance(item, list) else None
         if found is not None:

@@ -63,6 +63,19 @@ def test_audience_of_a_dict_collects_every_address_field() -> None:
     assert not a.is_addressed_to(ACTIVITY, "https://e.example/users/eve")
 
 
+def test_addresses_skip_what_names_no_one() -> None:
+    """Empty strings, objects without an id and nested lists name no address."""
+    doc = {
+        "to": ["", "https://b.example/users/bob", {"type": "Person"}, ["https://x.example/"]],
+        "cc": "",
+        "audience": [{"href": "https://a.example/projects/garden"}],
+    }
+    assert a.audience(doc) == {"https://b.example/users/bob", "https://a.example/projects/garden"}
+    assert a.recipients(doc) == ["https://b.example/users/bob", "https://a.example/projects/garden"]
+    assert not a.is_publicly_addressed(doc)
+    assert a.is_publicly_addressed({"cc": ["", "Public"]})
+
+
 def test_audience_of_a_wire_activity_matches_the_dict() -> None:
     activity = wire.parse_activity(ACTIVITY)
     assert a.audience(activity) == a.audience(ACTIVITY)

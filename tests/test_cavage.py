@@ -453,3 +453,49 @@ def test_format_http_date() -> None:
     assert format_http_date(datetime(2023, 12, 20, 11, 0, tzinfo=UTC)) == (
         "Wed, 20 Dec 2023 11:00:00 GMT"
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "fast"),
+    [
+        # Mastodon's exact shape: read by the string-method fast path.
+        (
+            f'keyId="https://a.example/u#k",algorithm="rsa-sha256",'
+            f'headers="(request-target) host date digest content-type",signature="{SIG_B64}"',
+            True,
+        ),
+        # Near misses that the fast path must hand to the exact reader.
+        (f'keyId="k\tx",algorithm="rsa-sha256",headers="date",signature="{SIG_B64}"', False),
+        (f'keyId="k\\"x",algorithm="rsa-sha256",headers="date",signature="{SIG_B64}"', False),
+        (f'keyId="k", algorithm="rsa-sha256",headers="date",signature="{SIG_B64}"', False),
+        (f'keyId="k",algorithm="rsa-sha256",headers="date",signature="{SIG_B64}",x="y"', False),
+        (f'algorithm="rsa-sha256",keyId="k",headers="date",signature="{SIG_B64}"', False),
+    ],
+)
+def test_fast_and_exact_readers_agree(header: str, fast: bool) -> None:
+    """The one-shape reader gives what the general reader gives, or leaves it to it."""
+    quick = cavage._mastodon_shape(header)
+    assert (quick is not None) == fast
+    exact = cavage.parse_signature_header(header)
+    assert exact.signature == b"\x01\x02\x03"
+    if quick is not None:
+        assert quick["keyId"][0] == exact.key_id
+        assert quick["headers"][0].split() == list(exact.headers)
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        # Mastodon's shape with a value the fast reader must not accept as it stands.
+        ('keyId="k",algorithm="rsa-sha256",headers="date",signature="QQ"', "not base64"),
+        ('keyId="k",algorithm="rsa-sha256",headers="date",signature="QQ==="', "not base64"),
+        ('keyId="k",algorithm="rsa-sha256",headers="date",signature="Q Q=="', "not base64"),
+        ('keyId="k",algorithm="rsa-sha256",headers="",signature="QQ=="', "headers is empty"),
+        ('keyId="",algorithm="rsa-sha256",headers="date",signature="QQ=="', "keyId"),
+        ('keyId="k\x01",algorithm="rsa-sha256",headers="date",signature="QQ=="', "control"),
+    ],
+)
+def test_mastodon_shape_is_still_checked(header: str, reason: str) -> None:
+    with pytest.raises(SignatureError) as caught:
+        cavage.parse_signature_header(header)
+    assert reason in caught.value.reason

@@ -84,3 +84,23 @@ async def test_reads_go_through_while_a_change_is_being_committed(tmp_path: Path
     finally:
         conn.close()
         await db.close()
+
+
+async def test_one_snapshot_keeps_each_database_apart(tmp_path: Path) -> None:
+    """A snapshot used with two databases in turn answers each from its own entries."""
+    first, second = Database(tmp_path / "a.db"), Database(tmp_path / "b.db")
+    await first.open()
+    await second.open()
+
+    async def load(db: Database) -> str:
+        return str(db.path)
+
+    snap = changes.Snapshot(("t_two",), load, ttl=60)
+    try:
+        for _ in range(3):
+            assert await snap.get(first) == str(first.path)
+            assert await snap.get(second) == str(second.path)
+            assert await snap.get(second) == str(second.path)
+    finally:
+        await first.close()
+        await second.close()

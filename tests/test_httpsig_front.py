@@ -113,6 +113,23 @@ def test_any_header_shape(scheme: str, shape: str) -> None:
     assert verify_signature(req, RSA.public_key(), now=NOW) == KEY_ID
 
 
+def test_a_case_insensitive_multidict_is_read_in_place() -> None:
+    """aiohttp's headers are read without a copy, and answer as the copied view does."""
+    from protocol.httpsig._headers import Headers
+
+    pairs = [("Host", "b.example"), ("X-Twice", "1"), ("x-twice", " 2 "), ("Date", "d")]
+    in_place = Headers(CIMultiDictProxy(CIMultiDict(pairs)))
+    copied = Headers(pairs)
+    for name in ("HOST", "x-TWICE", "date", "absent"):
+        assert in_place.get(name) == copied.get(name)
+        assert in_place.get_all(name) == copied.get_all(name)
+        assert (name in in_place) == (name in copied)
+    assert 42 not in in_place
+    assert Headers(in_place).get("x-twice") == "1, 2"
+    assert in_place.as_dict() == copied.as_dict()
+    assert list(in_place) == pairs and len(in_place) == 4
+
+
 # --- parse errors -------------------------------------------------------------------------
 
 

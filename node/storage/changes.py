@@ -57,7 +57,7 @@ def transaction_ended(conn: sqlite3.Connection) -> None:
 
 
 def generation(tables: tuple[str, ...]) -> tuple[int, ...]:
-    return tuple(_generations[table] for table in tables)
+    return tuple(map(_generations.__getitem__, tables))  # Counter: 0 for a table never written
 
 
 class _Entry(Generic[T]):
@@ -84,18 +84,28 @@ class Snapshot(Generic[T]):
         self._entries: weakref.WeakKeyDictionary[Database, dict[Hashable, _Entry[T]]] = (
             weakref.WeakKeyDictionary()
         )
+        # The database of the last call and its entries (held weakly, as in ``_entries``).
+        self._last_db: weakref.ref[Database] | None = None
+        self._last_entries: dict[Hashable, _Entry[T]] = {}
 
     async def get(self, db: Database, *key: Hashable) -> T:
         entered = time.monotonic()
-        entries = self._entries.get(db)
-        if entries is None:
-            entries = self._entries[db] = {}
+        last = self._last_db
+        if last is not None and last() is db:  # a node has one database: no weak-key lookup
+            entries = self._last_entries
+        else:
+            found = self._entries.get(db)
+            if found is None:
+                found = self._entries[db] = {}
+            entries = found
+            self._last_db, self._last_entries = weakref.ref(db), entries
         entry = entries.get(key)
         if entry is None:
             entry = entries[key] = _Entry()
         while True:
-            if any(_open[table] for table in self.tables):
-                return await self.load(db, *key)  # a change is being committed: read it
+            for table in self.tables:
+                if _open[table]:
+                    return await self.load(db, *key)  # a change is being committed: read it
             current = generation(self.tables)
             # Fresh enough for this caller: loaded at most ``ttl`` before it asked (a reload
             # it waited for always is, however long the read took).

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import LocalProtocolError
@@ -19,18 +20,31 @@ __all__ = [
 ]
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
+#: Case-insensitive multidicts (the ``multidict`` package, aiohttp's headers) by class
+#: name: read through ``getall`` in place (this package does not import them).
+_CASE_INSENSITIVE = frozenset({"CIMultiDict", "CIMultiDictProxy"})
 
 
 class Headers:
     """An immutable, case-insensitive, multi-valued view of request headers."""
 
-    __slots__ = ("_index", "_items")
+    __slots__ = ("_ci", "_index", "_items")
 
     def __init__(self, headers: HeadersLike | Headers) -> None:
+        #: A case-insensitive multidict (aiohttp's request headers) read in place: no copy.
+        self._ci: Any = None
         if isinstance(headers, Headers):
+            self._ci = headers._ci
             self._items: tuple[tuple[str, str], ...] = headers._items
             self._index: dict[str, list[str]] = headers._index
             return
+        if type(headers).__name__ in _CASE_INSENSITIVE and hasattr(headers, "getall"):
+            self._ci = headers
+            self._items, self._index = (), {}
+            return
+        self._index_pairs(headers)
+
+    def _index_pairs(self, headers: HeadersLike) -> None:
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         items = tuple(pairs)
         index: dict[str, list[str]] = {}
@@ -51,13 +65,24 @@ class Headers:
         """``headers`` itself if it is a ``Headers`` already, else a new view of it."""
         return headers if isinstance(headers, Headers) else cls(headers)
 
+    def _copy(self) -> None:
+        """Index the case-insensitive multidict after all (to iterate or count)."""
+        if self._ci is not None:
+            source, self._ci = self._ci, None
+            self._index_pairs(list(source.items()))
+
     def get_all(self, name: str) -> list[str]:
         """Every value of a header, in message order."""
+        if self._ci is not None:
+            return list(self._ci.getall(name, ()))
         return list(self._index.get(name.lower(), ()))
 
     def get(self, name: str) -> str | None:
         """A header's value; several instances are joined with ``", "`` (RFC 9110 5.3)."""
-        values = self._index.get(name.lower())
+        if self._ci is not None:
+            values = self._ci.getall(name, None)
+        else:
+            values = self._index.get(name.lower())
         if not values:
             return None
         if len(values) == 1:
@@ -65,16 +90,21 @@ class Headers:
         return ", ".join(value.strip() for value in values)
 
     def __contains__(self, name: object) -> bool:
+        if self._ci is not None:
+            return isinstance(name, str) and name in self._ci
         return isinstance(name, str) and name.lower() in self._index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
+        self._copy()
         return iter(self._items)
 
     def __len__(self) -> int:
+        self._copy()
         return len(self._items)
 
     def as_dict(self) -> dict[str, str]:
         """A plain dict (lower-cased names, repeated headers joined) for other libraries."""
+        self._copy()
         out: dict[str, str] = {}
         for key, _ in self._items:
             lowered = key.lower()
@@ -83,6 +113,7 @@ class Headers:
         return out
 
     def __repr__(self) -> str:
+        self._copy()
         return f"Headers({list(self._items)!r})"
 
 
