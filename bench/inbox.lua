@@ -1,6 +1,8 @@
 -- wrk script for bench/inbox.py: POST pre-signed activities read from a file.
--- args: <file> <mode>   mode "once": each line at most once (the thread stops when all are sent),
---                       mode "cycle": start again at the first line (for the hello-world endpoint).
+-- args: <file> <mode> [first]
+--   mode "once": each line at most once, from line <first> (default 1) on (the thread stops
+--                when all are sent): successive phases post activities not posted before;
+--   mode "cycle": start again at the first line (for the hello-world endpoint).
 -- File lines: date \t digest \t signature \t body   (body is compact JSON, no tabs or newlines)
 local reqs = {}
 local idx = 0
@@ -11,7 +13,11 @@ sent = 0
 
 function init(args)
   mode = args[2] or "once"
+  local first = tonumber(args[3] or "1")
+  local n = 0
   for line in io.lines(args[1]) do
+    n = n + 1
+    if n < first then goto continue end
     local date, digest, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
     if date then
       reqs[#reqs + 1] = wrk.format("POST", wrk.path, {
@@ -21,6 +27,7 @@ function init(args)
         ["Content-Type"] = "application/activity+json",
       }, body)
     end
+    ::continue::
   end
 end
 

@@ -94,13 +94,15 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     signed = httpsig.parse_signature(request.method, url, request.headers, body)
     # The signer's host is known now, before any fetch: its rate limit applies here.
     app[LIMITERS].check("inbox host", validation.host_of(signed.key_id))
-    activity = wire.parse_activity(body, max_depth=limits.max_json_depth)
+    # The whole body must be JSON we can store and process (a number out of range in a
+    # field the activity's model skips, too); the activity is read from that document.
+    document = wire.parse_json(body, max_depth=limits.max_json_depth)
+    if not isinstance(document, dict):
+        raise RemoteProtocolError("activity is not a JSON object", status_hint=400)
+    activity = wire.parse_activity(document)
     actor_id = wire.first_id(activity.actor)
     if actor_id is None:
         raise RemoteProtocolError("activity has no actor")
-    # The whole body must be JSON we can store and process (a number out of range in a
-    # field the activity's model skips, too).
-    document = wire.parse_json(body, max_depth=limits.max_json_depth)
     # A decoded string has at most as many characters as its bytes in the body: a body
     # within the string limit needs no look at its strings.
     if len(body) > limits.max_string_length:
