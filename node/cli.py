@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from protocol.errors import ProtocolError
 
-from . import commands
+from . import commands, logs
 from .config import ConfigError
 from .storage.actors import NameTaken
 
@@ -133,91 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Formatter(logging.Formatter):
-    """The standard line format, with the timestamp text made once per second, not per line."""
-
-    _second = -1
-    _text = ""
-
-    def format(self, record: logging.LogRecord) -> str:
-        # A line without a traceback made directly, not through the %-style template.
-        if record.exc_info or record.exc_text or record.stack_info:
-            return super().format(record)
-        return f"{self.formatTime(record)} {record.levelname} {record.name} {record.getMessage()}"
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._second, self._text = (
-                second,
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)),
-            )
-        return f"{self._text},{int(record.msecs):03d}"
-
-
-class _BufferedStream(logging.StreamHandler):  # type: ignore[type-arg]
-    """Log lines written in batches: at most ``FLUSH_EVERY`` seconds late, at once from
-    WARNING up, and at exit (``logging.shutdown``). A write and a flush per line cost a
-    busy inbox as much as a tenth of its time; a crash loses at most the last quarter
-    second of lines below WARNING, never anything the database holds."""
-
-    FLUSH_EVERY = 0.25
-    MAX_BUFFER = 64 * 1024
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._lines: list[str] = []
-        self._size = 0
-        self._flusher: threading.Thread | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record) + self.terminator
-        except Exception:
-            self.handleError(record)
-            return
-        # ``handle`` holds the handler's lock around ``emit``.
-        self._lines.append(line)
-        self._size += len(line)
-        if record.levelno >= logging.WARNING or self._size >= self.MAX_BUFFER:
-            self.flush()
-        elif self._flusher is None:
-            self._flusher = threading.Thread(
-                target=self._flush_soon, name="kantine-log-flush", daemon=True
-            )
-            self._flusher.start()
-
-    def _flush_soon(self) -> None:
-        while True:
-            time.sleep(self.FLUSH_EVERY)
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            if self._lines:
-                lines, self._lines, self._size = self._lines, [], 0
-                # A closed stream or a full disk loses these lines, not the process.
-                with contextlib.suppress(OSError, ValueError):
-                    self.stream.write("".join(lines))
-            super().flush()
-
-
-def _configure_logging(verbose: bool) -> None:
-    # What the lines do not show is not collected (the logging docs' "Optimization"):
-    # the caller's file and line (a walk up the stack per line), thread and process names.
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    handler = _BufferedStream(sys.stderr)
-    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    logs.configure(args.verbose)
     if args.command != "serve":
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     run: Callable[[argparse.Namespace], object] = args.run

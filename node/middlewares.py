@@ -12,6 +12,7 @@ from aiohttp import web
 
 from protocol.errors import ProtocolError
 
+from . import logs
 from .appkeys import METRICS, REQUEST_ID
 
 __all__ = ["json_error", "request_middleware"]
@@ -66,13 +67,10 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         request.app[METRICS].inc(
             "kantine_http_requests_total", method=request.method, status=str(status)
         )
-        log.info(
-            "%s %s %s %.1fms rid=%s",
-            request.method,
-            request.path,
-            status,
-            (time.perf_counter() - started) * 1000,
-            rid,
+        logs.info(
+            log,
+            f"{request.method} {request.path} {status}"
+            f" {(time.perf_counter() - started) * 1000:.1f}ms rid={rid}",
         )
     response.headers["X-Request-Id"] = rid
     return response

@@ -54,7 +54,7 @@ def first_id(value: Any) -> str | None:
     """Return the first IRI in a link value: a string, an object's ``id``/``href``, or a list."""
     if isinstance(value, str):
         return value or None
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # a decoded JSON object: no ABC check
         for key in ("id", "href"):
             candidate = value.get(key)
             if isinstance(candidate, str) and candidate:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from node.cli import _BufferedStream
+from node.logs import BufferedStream as _BufferedStream
 
 
 def _logger(stream: io.StringIO) -> tuple[logging.Logger, _BufferedStream]:
@@ -52,10 +52,50 @@ def test_a_full_buffer_is_written_without_waiting() -> None:
 
 def test_lines_held_at_exit_are_written() -> None:
     code = (
-        "import logging, node.cli as c; c._configure_logging(False);"
+        "import logging, node.logs as c; c.configure(False);"
         " logging.getLogger('kantine.t').info('last words')"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert "INFO kantine.t last words" in done.stderr
+
+
+_SCRIPT = """
+import io, logging, sys
+from node import logs
+logs.configure(False)
+handler = logging.root.handlers[0]
+handler.stream = out = io.StringIO()
+http = logging.getLogger("kantine.http")
+logs.info(http, "POST /inbox 202 1.0ms rid=a")  # the short way
+http.info("%s", "POST /inbox 202 2.0ms rid=b")  # the standard way
+captured = []
+class Capture(logging.Handler):
+    def emit(self, record):
+        captured.append(record.getMessage())
+logging.root.addHandler(Capture())  # e.g. a test's log capture: it must see the line too
+logs.info(http, "POST /inbox 202 3.0ms rid=c")
+logging.root.handlers[1:] = []
+logging.getLogger("kantine").setLevel(logging.WARNING)
+logs.info(http, "POST /inbox 202 4.0ms rid=d")  # below the level: written nowhere
+handler.flush()
+print(repr(out.getvalue()))
+print(captured)
+"""
+
+
+def test_the_short_way_writes_the_standard_line_and_steps_aside_for_other_handlers() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=60, check=True
+    )
+    written, captured = done.stdout.splitlines()
+    lines = eval(written).splitlines()  # noqa: S307 - our own repr()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "INFO kantine.http POST /inbox 202 1.0ms rid=a",
+        "INFO kantine.http POST /inbox 202 2.0ms rid=b",
+        "INFO kantine.http POST /inbox 202 3.0ms rid=c",
+    ]
+    # The same timestamp shape either way: "2026-11-23 05:00:00,123".
+    assert {len(line.split(" ", 2)[0] + line.split(" ", 2)[1]) for line in lines} == {22}
+    assert captured == "['POST /inbox 202 3.0ms rid=c']"

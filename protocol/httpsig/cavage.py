@@ -7,6 +7,7 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -450,19 +451,39 @@ def verify_request(
     raise SignatureError("signature does not verify")
 
 
+_PKCS1V15, _SHA256 = padding.PKCS1v15(), hashes.SHA256()  # stateless: made once
+#: A key class -> "rsa", "ed25519" or "other": the ABC checks once per class, not per request.
+_KEY_KINDS: dict[type, str] = {}
+
+
+def _key_kind(public_key: PublicKey) -> str:
+    kind = _KEY_KINDS.get(type(public_key))
+    if kind is None:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            kind = "rsa"
+        elif isinstance(public_key, ed25519.Ed25519PublicKey):
+            kind = "ed25519"
+        else:
+            kind = "other"
+        _KEY_KINDS[type(public_key)] = kind
+    return kind
+
+
 def _verify_bytes(
     sig: CavageSignature, public_key: PublicKey, data: bytes, policy: VerifyPolicy
 ) -> bool:
+    kind = _key_kind(public_key)
     try:
-        if isinstance(public_key, rsa.RSAPublicKey):
-            if public_key.key_size < policy.min_rsa_bits:
+        if kind == "rsa":
+            rsa_key = cast(rsa.RSAPublicKey, public_key)
+            if rsa_key.key_size < policy.min_rsa_bits:
                 raise SignatureError(
-                    f"RSA key of {public_key.key_size} bits is below the minimum of "
+                    f"RSA key of {rsa_key.key_size} bits is below the minimum of "
                     f"{policy.min_rsa_bits}"
                 )
-            public_key.verify(sig.signature, data, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(public_key, ed25519.Ed25519PublicKey) and sig.algorithm == "hs2019":
-            public_key.verify(sig.signature, data)
+            rsa_key.verify(sig.signature, data, _PKCS1V15, _SHA256)
+        elif kind == "ed25519" and sig.algorithm == "hs2019":
+            cast(ed25519.Ed25519PublicKey, public_key).verify(sig.signature, data)
         else:
             raise SignatureError(
                 f"key type {type(public_key).__name__} cannot verify {sig.algorithm}"
