@@ -10,7 +10,8 @@ app and spawn signing worker as `kantine serve`) and publishes one Create.
 
 Phases and targets:
   cavage    1,000 hosts, one inbox each, draft-cavage rsa-sha256:
-            deliveries/s >= 0.6 x RSA-2048 signatures/s of one core (measured here)
+            deliveries/s >= 0.6 x RSA-2048 signatures/s of one core (measured just before
+            and just after the cavage phase, averaged)
   rfc9421   the same followers advertising RFC 9421 + Ed25519: >= 2 x the cavage figure
   shared    1,000 followers on 100 hosts with shared inboxes: exactly 100 POSTs
 """
@@ -197,9 +198,6 @@ def main() -> None:
     control = U.free_port()
     sink = U.server("sink", "--ports", str(tmp / "ports.txt"), "--control", str(control))
 
-    ceiling = rsa_ceiling()
-    report.figure("RSA-2048 signatures/s, one core", f"{ceiling:,.0f}")
-
     def show(name: str, r: dict) -> None:
         report.figure(
             f"{name}: POSTs / queued / distinct hosts",
@@ -239,7 +237,16 @@ def main() -> None:
         show(name, result)
         return result
 
+    # The machine's speed drifts (a pinned loop moves by ±25 % from one second to the
+    # next): the ceiling is measured just before and just after the cavage phase.
+    before = rsa_ceiling()
     cav = phase("cavage", ports, shared=False, rfc9421=False)
+    after = rsa_ceiling()
+    ceiling = (before + after) / 2
+    report.figure(
+        "RSA-2048 signatures/s, one core",
+        f"{ceiling:,.0f} ({before:,.0f} before, {after:,.0f} after)",
+    )
     ed = phase("rfc9421", ports, shared=False, rfc9421=True)
     sh = phase("shared", ports[: args.shared_hosts], shared=True, rfc9421=False)
 
