@@ -154,6 +154,26 @@ async def test_signed_follow_is_stored_byte_for_byte_and_accepted_once(w: World)
     assert accepts[0].error is None, accepts[0].error
 
 
+async def test_a_body_arriving_in_pieces_is_stored_whole(w: World) -> None:
+    """A body still arriving when the handler starts is read to its end (not only the
+    part in hand), and stored byte for byte."""
+    follow = w.peer.activity(w.alice, "Follow", w.node.network_id, content="y" * 5000)
+    body = json.dumps(follow, indent=1).encode()
+    url = w.node.url + "/inbox"
+    headers = signed(w.alice, url, body)
+    headers["Content-Length"] = str(len(body))
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 1000):
+            yield body[i : i + 1000]
+            await asyncio.sleep(0.02)
+
+    status, answer = await send(url, pieces(), headers)
+    assert status == 202, answer
+    row = await row_of(w.node, follow["id"])
+    assert bytes(row["raw"]) == body
+
+
 async def test_unhandled_type_is_stored_then_discarded_with_its_reason(
     w: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -36,7 +36,10 @@ routes = web.RouteTableDef()
 
 @routes.post("/inbox")
 async def handle_shared_inbox(request: web.Request) -> web.Response:
-    return await _receive(request, None)
+    try:
+        return await _accept(request, None)
+    except RemoteProtocolError as exc:  # one await fewer per request than through a helper
+        return _refused(request, exc)
 
 
 @routes.post("/{kind:network|actor}/inbox")
@@ -47,27 +50,25 @@ async def handle_actor_inbox(request: web.Request) -> web.Response:
     local = await fed.local_by_iri(fed.urls.base + path)
     if local is None:
         return json_error(404, "no such actor")
-    return await _receive(request, local.username)
-
-
-async def _receive(request: web.Request, recipient: str | None) -> web.Response:
-    app = request.app
-    settings, metrics = app[SETTINGS], app[METRICS]
     try:
-        return await _accept(request, recipient)
+        return await _accept(request, local.username)
     except RemoteProtocolError as exc:
-        metrics.inc("kantine_inbox_rejected_total", reason=_reason_label(exc))
-        log.warning(
-            "inbox refused %s: %s (rid=%s, from %s)",
-            exc.status_hint,
-            exc.reason,
-            request.get(REQUEST_ID),
-            request.remote,
-        )
-        del settings
-        if isinstance(exc, RateLimited):
-            return rate_limited_response(exc)
-        return json_error(exc.status_hint, exc.reason)
+        return _refused(request, exc)
+
+
+def _refused(request: web.Request, exc: RemoteProtocolError) -> web.Response:
+    """The answer to an activity refused (4xx with the reason), counted and logged."""
+    request.app[METRICS].inc("kantine_inbox_rejected_total", reason=_reason_label(exc))
+    log.warning(
+        "inbox refused %s: %s (rid=%s, from %s)",
+        exc.status_hint,
+        exc.reason,
+        request.get(REQUEST_ID),
+        request.remote,
+    )
+    if isinstance(exc, RateLimited):
+        return rate_limited_response(exc)
+    return json_error(exc.status_hint, exc.reason)
 
 
 async def _accept(request: web.Request, recipient: str | None) -> web.Response:
@@ -77,10 +78,18 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     app[LIMITERS].check("inbox address", client_address(request))  # before the body is read
     if request.content_length is not None and request.content_length > settings.limits.max_body:
         raise PayloadTooLarge("body too large")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:  # chunked: no Content-Length to check first
-        raise PayloadTooLarge("body too large") from exc
+    content = request.content
+    if content.is_eof() and not content.exception():
+        # The whole body came with the headers (the usual case): taken as it is, not
+        # through ``read``'s loop of chunks.
+        body = content.read_nowait(-1)
+        if len(body) > limits.max_body:  # decoded (Content-Encoding) beyond the limit
+            raise PayloadTooLarge("body too large")
+    else:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:  # chunked: no Content-Length to check first
+            raise PayloadTooLarge("body too large") from exc
     # The header as sent is usually exactly one of the types: no parse of it then.
     if (
         request.headers.get("Content-Type") not in vocab.ACCEPTED_AP_TYPES
