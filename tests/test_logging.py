@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import logging
 import subprocess
@@ -90,7 +91,7 @@ def test_the_short_way_writes_the_standard_line_and_steps_aside_for_other_handle
         [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=60, check=True
     )
     written, captured = done.stdout.splitlines()
-    lines = eval(written).splitlines()  # noqa: S307 - our own repr()
+    lines = ast.literal_eval(written).splitlines()
     assert [line.split(" ", 2)[2] for line in lines] == [
         "INFO kantine.http POST /inbox 202 1.0ms rid=a",
         "INFO kantine.http POST /inbox 202 2.0ms rid=b",
