@@ -87,15 +87,16 @@ class BufferedStream(logging.StreamHandler):  # type: ignore[type-arg]
     def _flush_soon(self) -> None:
         while True:
             time.sleep(self.FLUSH_EVERY)
-            self.flush()
+            with contextlib.suppress(Exception):  # the thread lives on whatever a flush meets
+                self.flush()
 
     def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
+        # A closed stream, a broken pipe or a full disk loses these lines; it never raises
+        # into the code that logged (as ``StreamHandler.emit`` never does).
+        with self.lock, contextlib.suppress(OSError, ValueError):  # type: ignore[union-attr]
             if self._lines:
                 lines, self._lines, self._size = self._lines, [], 0
-                # A closed stream or a full disk loses these lines, not the process.
-                with contextlib.suppress(OSError, ValueError):
-                    self.stream.write("".join(lines))
+                self.stream.write("".join(lines))
             super().flush()
 
 

@@ -128,6 +128,14 @@ def test_a_case_insensitive_multidict_is_read_in_place() -> None:
     assert Headers(in_place).get("x-twice") == "1, 2"
     assert in_place.as_dict() == copied.as_dict()
     assert list(in_place) == pairs and len(in_place) == 4
+    # A mutable multidict is copied as before: later changes do not show through.
+    mutable = CIMultiDict(pairs)
+    copy = Headers(mutable)
+    mutable["Date"] = "changed"
+    assert copy.get("date") == "d"
+    # A value that is not text is refused when the view is made, as from any other shape.
+    with pytest.raises(LocalProtocolError):
+        Headers(CIMultiDictProxy(CIMultiDict([("Date", "d"), ("X-Number", 5)])))  # type: ignore[list-item]
 
 
 # --- parse errors -------------------------------------------------------------------------

@@ -100,3 +100,29 @@ def test_the_short_way_writes_the_standard_line_and_steps_aside_for_other_handle
     # The same timestamp shape either way: "2026-11-23 05:00:00,123".
     assert {len(line.split(" ", 2)[0] + line.split(" ", 2)[1]) for line in lines} == {22}
     assert captured == "['POST /inbox 202 3.0ms rid=c']"
+
+
+class _BrokenStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_broken_stream_never_raises_into_the_code_that_logs() -> None:
+    """A pipe that went away loses the lines; logging must not raise, and the flusher
+    thread goes on (a stream that works again gets the lines that come after)."""
+    stream = _BrokenStream()
+    log, handler = _logger(stream)
+    log.warning("refused")  # written at once: would raise without the guard
+    log.info("held")
+    time.sleep(3 * handler.FLUSH_EVERY)
+    assert handler._flusher is not None and handler._flusher.is_alive()
+    good = io.StringIO()
+    handler.setStream(good)
+    log.info("later")
+    deadline = time.monotonic() + 10 * handler.FLUSH_EVERY
+    while "later" not in good.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert good.getvalue() == "INFO later\n"

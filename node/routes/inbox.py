@@ -81,7 +81,8 @@ async def _accept(request: web.Request, recipient: str | None) -> web.Response:
     content = request.content
     if content.is_eof() and not content.exception():
         # The whole body came with the headers (the usual case): taken as it is, not
-        # through ``read``'s loop of chunks.
+        # through ``read``'s loop of chunks. Nothing may read the body before or after
+        # this route (``request.read()`` would find it consumed).
         body = content.read_nowait(-1)
         if len(body) > limits.max_body:  # decoded (Content-Encoding) beyond the limit
             raise PayloadTooLarge("body too large")

@@ -84,7 +84,7 @@ class Snapshot(Generic[T]):
         self._entries: weakref.WeakKeyDictionary[Database, dict[Hashable, _Entry[T]]] = (
             weakref.WeakKeyDictionary()
         )
-        # The database of the last call and its entries (held weakly, as in ``_entries``).
+        # The database of the last call (held weakly) and its entries.
         self._last_db: weakref.ref[Database] | None = None
         self._last_entries: dict[Hashable, _Entry[T]] = {}
 

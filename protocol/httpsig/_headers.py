@@ -20,9 +20,6 @@ __all__ = [
 ]
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
-#: Case-insensitive multidicts (the ``multidict`` package, aiohttp's headers) by class
-#: name: read through ``getall`` in place (this package does not import them).
-_CASE_INSENSITIVE = frozenset({"CIMultiDict", "CIMultiDictProxy"})
 
 
 class Headers:
@@ -31,14 +28,20 @@ class Headers:
     __slots__ = ("_ci", "_index", "_items")
 
     def __init__(self, headers: HeadersLike | Headers) -> None:
-        #: A case-insensitive multidict (aiohttp's request headers) read in place: no copy.
+        #: An immutable case-insensitive multidict (aiohttp's request headers, from the
+        #: ``multidict`` package, which this one does not import) read in place: no copy.
         self._ci: Any = None
         if isinstance(headers, Headers):
             self._ci = headers._ci
             self._items: tuple[tuple[str, str], ...] = headers._items
             self._index: dict[str, list[str]] = headers._index
             return
-        if type(headers).__name__ in _CASE_INSENSITIVE and hasattr(headers, "getall"):
+        source: Any = headers
+        if (
+            type(source).__name__ == "CIMultiDictProxy"  # immutable: a view stays true
+            and hasattr(source, "getall")
+            and all(type(value) is str for value in source.values())
+        ):
             self._ci = headers
             self._items, self._index = (), {}
             return
@@ -68,8 +71,8 @@ class Headers:
     def _copy(self) -> None:
         """Index the case-insensitive multidict after all (to iterate or count)."""
         if self._ci is not None:
-            source, self._ci = self._ci, None
-            self._index_pairs(list(source.items()))
+            self._index_pairs(list(self._ci.items()))
+            self._ci = None
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header, in message order."""

@@ -117,9 +117,8 @@ def parse_signature_header(value: str) -> CavageSignature:
             raise SignatureError(f"malformed Signature header: {name} must be an integer")
         times[name] = raw
     try:
-        # Strict: only the alphabet, padding only at the end (in C; ``b64decode``'s
-        # ``validate`` is a regular expression over every character).
-        signature = binascii.a2b_base64(params["signature"][0], strict_mode=True)
+        # Strict: only the alphabet, padding only at the end.
+        signature = base64.b64decode(params["signature"][0], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise SignatureError("malformed Signature header: signature is not base64") from exc
     return CavageSignature(
@@ -457,7 +456,8 @@ _KEY_KINDS: dict[type, str] = {}
 
 
 def _key_kind(public_key: PublicKey) -> str:
-    kind = _KEY_KINDS.get(type(public_key))
+    cls = type(public_key)
+    kind = _KEY_KINDS.get(cls)
     if kind is None:
         if isinstance(public_key, rsa.RSAPublicKey):
             kind = "rsa"
@@ -465,7 +465,9 @@ def _key_kind(public_key: PublicKey) -> str:
             kind = "ed25519"
         else:
             kind = "other"
-        _KEY_KINDS[type(public_key)] = kind
+        # Only plain classes (not a proxy answering another ``__class__``), and a few.
+        if public_key.__class__ is cls and len(_KEY_KINDS) < 32:
+            _KEY_KINDS[cls] = kind
     return kind
 
 
