@@ -56,8 +56,10 @@ class Outcome(msgspec.Struct, frozen=True):
 Handler = Callable[[inbox_db.InboxItem, dict[str, Any]], Awaitable[Outcome]]
 #: activity type -> handlers tried in order; the first that does not discard wins.
 Handlers = dict[str, list[Handler]]
+#: ``await gate(item, document)``: an outcome that ends processing before any handler of
+#: the type runs (an activity that concerns none of them), or None to go on.
+Gate = Callable[[inbox_db.InboxItem, dict[str, Any]], Awaitable["Outcome | None"]]
 
-_NO_HANDLER_ACTED = Outcome.discard("no handler acted")
 
 #: Items processed between two turns of the event loop given to everything else: a round
 #: of items whose handlers need no I/O would otherwise hold the loop from its first item
@@ -106,6 +108,8 @@ class Processor:
         self._dropped = 0
         self._wakes = 0
         self._read_at = 0.0  # monotonic time of the last database read
+        #: activity type -> gates run before its handlers (``Gate``).
+        self.gates: dict[str, list[Gate]] = {}
         #: ``await record(rows)``: writes a round's outcomes (``mark_many`` rows); the inbox
         #: writer's ``mark`` shares its commits, else a write of their own.
         self.record: Callable[[list[inbox_db.Mark]], Awaitable[None]] | None = None
@@ -246,37 +250,25 @@ class Processor:
                 "discarded %s %s: the node does not act on this type", item.type, item.activity_id
             )
             return Outcome.ignore(f"type {item.type} is not acted on")
-        notes: list[str] = []
-        outcome = _NO_HANDLER_ACTED
-        routine = True  # every handler found nothing to do (none found anything wrong)
         try:
             if document is None:
                 document = msgspec.json.decode(item.raw)
         except msgspec.DecodeError as exc:
-            outcome = Outcome.discard(f"malformed: {exc}")
+            malformed = Outcome.discard(f"malformed: {exc}")
             log.info(
-                "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, outcome.note
+                "discarded %s %s from %s: %s",
+                item.type,
+                item.activity_id,
+                item.actor,
+                malformed.note,
             )
-            return outcome
-        for handler in chain:
-            try:
-                outcome = await handler(item, document)
-            except ProtocolError as exc:
-                outcome = Outcome.discard(exc.reason)
-            except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
-                outcome = Outcome.discard(f"malformed: {exc}")
-            except (sqlite3.Error, OSError):
-                raise  # the store or the machine failed, not the activity: the round is retried
-            except Exception as exc:  # e.g. RecursionError: never let one activity block the queue
-                log.exception("handler failed on %s %s", item.type, item.activity_id)
-                outcome = Outcome.discard(f"handler failed: {type(exc).__name__}: {exc}"[:300])
-            if outcome.state == "done":
-                break
-            notes.append(outcome.note or "")
-            routine = routine and outcome.routine
-        else:
-            note = "; ".join(n for n in notes if n)[:500] or "no handler acted"
-            outcome = Outcome.ignore(note) if routine else Outcome.discard(note)
+            return malformed
+        stopped = None
+        for gate in self.gates.get(item.type, ()):
+            stopped = await self._guarded(gate, item, document)
+            if stopped is not None:
+                break  # the activity concerns none of the type's handlers
+        outcome = stopped or await self._chain(chain, item, document)
         if outcome.state != "done":
             # Refusals are logged; nothing to act on only at DEBUG (a busy inbox discards
             # most of what it hears). Either way the reason stays on the row (`kantine inbox`).
@@ -289,6 +281,39 @@ class Processor:
                 outcome.note,
             )
         return outcome
+
+    async def _chain(
+        self, chain: list[Handler], item: inbox_db.InboxItem, document: dict[str, Any]
+    ) -> Outcome:
+        """The first handler's outcome that is ``done``, else one discard naming them all."""
+        notes: list[str] = []
+        routine = True  # every handler found nothing to do (none found anything wrong)
+        for handler in chain:
+            outcome = await self._guarded(handler, item, document)
+            assert outcome is not None  # a handler always answers
+            if outcome.state == "done":
+                return outcome
+            notes.append(outcome.note or "")
+            routine = routine and outcome.routine
+        note = "; ".join(n for n in notes if n)[:500] or "no handler acted"
+        return Outcome.ignore(note) if routine else Outcome.discard(note)
+
+    @staticmethod
+    async def _guarded(
+        step: Handler | Gate, item: inbox_db.InboxItem, document: dict[str, Any]
+    ) -> Outcome | None:
+        """``step(item, document)``; what the activity is to blame for becomes a discard."""
+        try:
+            return await step(item, document)
+        except ProtocolError as exc:
+            return Outcome.discard(exc.reason)
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+            return Outcome.discard(f"malformed: {exc}")
+        except (sqlite3.Error, OSError):
+            raise  # the store or the machine failed, not the activity: the round is retried
+        except Exception as exc:  # e.g. RecursionError: never let one activity block the queue
+            log.exception("handler failed on %s %s", item.type, item.activity_id)
+            return Outcome.discard(f"handler failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def _label(kind: str) -> str:

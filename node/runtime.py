@@ -24,7 +24,7 @@ from .http import make_connector
 from .metrics import Metrics
 from .moderation import moderation_handlers
 from .policy import FetchGuard, host_allowed, refusal
-from .processor import Handlers, Processor
+from .processor import Gate, Handlers, Processor
 from .sender import DeliverySenders
 from .signing import Signer
 from .storage import deliveries as q
@@ -64,6 +64,16 @@ def follow_handlers(rt: Runtime) -> Handlers:
         "Delete": [f.on_actor_deleted],
         "Update": [f.on_actor_updated],
     }
+
+
+def build_gates(rt: Runtime) -> dict[str, list[Gate]]:
+    """The content services' gates (``Processor.gates``), merged per type."""
+    table: dict[str, list[Gate]] = {}
+    for service in rt.services.values():
+        if hasattr(service, "gates"):
+            for kind, gates in service.gates().items():
+                table.setdefault(kind, []).extend(gates)
+    return table
 
 
 def build_handlers(rt: Runtime) -> Handlers:
@@ -176,6 +186,7 @@ async def open_runtime(
 
             rt.services = build_services(rt)
             processor.handlers = build_handlers(rt)
+            processor.gates = build_gates(rt)
             if workers:
                 await delivery.start()
                 await processor.start()

@@ -174,6 +174,45 @@ async def test_a_body_arriving_in_pieces_is_stored_whole(w: World) -> None:
     assert bytes(row["raw"]) == body
 
 
+async def test_a_create_that_concerns_no_one_here_ends_before_its_object_is_fetched(
+    w: World,
+) -> None:
+    """Neither followed nor addressed to anything here: discarded as routine, and the
+    object it names is not fetched. Addressed to the network, the same kind of Create goes
+    through: its object is fetched and kept."""
+    node, peer, alice = w.node, w.peer, w.alice
+    url = node.url + "/inbox"
+    for n, extra in enumerate([{}, {"cc": [node.network_id]}]):
+        path = f"/users/alice/notes/gate-{n}"
+        peer.documents[path] = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": peer.base + path,
+            "type": "Note",
+            "attributedTo": alice.id,
+            "content": "<p>Koffie</p>",
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        }
+        create = peer.activity(
+            alice,
+            "Create",
+            peer.base + path,
+            to=["https://www.w3.org/ns/activitystreams#Public"],
+            **extra,
+        )
+        body = encode(create)
+        status, answer = await send(url, body, signed(alice, url, body))
+        assert status == 202, answer
+        row = await wait_for(lambda create=create: processed(node, create["id"]))
+        fetched = ("GET", path) in peer.requests
+        if not extra:
+            assert row["state"] == "discarded"
+            assert "is not followed and nothing in it is addressed to us" in row["note"]
+            assert not fetched
+        else:
+            assert row["state"] == "done", row["note"]
+            assert fetched
+
+
 async def test_unhandled_type_is_stored_then_discarded_with_its_reason(
     w: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -212,3 +212,32 @@ async def test_a_failed_round_leaves_the_rest_pending_for_the_next(world: World)
     await world.settled(6)
     assert failed
     assert [n for _, n in world.seen] == [0, 1, 2, 3, 4, 5]
+
+
+async def test_a_gate_ends_processing_before_the_handlers(world: World) -> None:
+    """A gate's outcome is the row's, and no handler runs; None lets the handlers run; a
+    gate that finds the activity malformed discards it, as a handler would."""
+    from protocol.errors import RemoteProtocolError
+
+    async def gate(item: inbox_db.InboxItem, document: dict[str, Any]) -> Outcome | None:
+        if document["n"] == 1:
+            return Outcome.ignore("concerns no one here")
+        if document["n"] == 2:
+            raise RemoteProtocolError("not what it says")
+        return None
+
+    world.processor.gates = {"Create": [gate]}
+    for n in range(3):
+        await world.writer.store(_item(n), {"n": n})
+    await world.settled(1)
+    for _ in range(200):
+        if not await inbox_db.pending(world.db, limit=1):
+            break
+        await asyncio.sleep(0.01)
+    rows = await world.db.fetchall("SELECT seq, state, note FROM inbox ORDER BY seq")
+    assert [(r["state"], r["note"]) for r in rows] == [
+        ("done", None),
+        ("discarded", "concerns no one here"),
+        ("discarded", "not what it says"),
+    ]
+    assert [n for _, n in world.seen] == [0]  # the handler saw only the one let through

@@ -24,7 +24,7 @@ from protocol.errors import OwnershipError, RemoteProtocolError
 
 from ..clock import iso
 from ..cooperative import Cooperative
-from ..processor import Handlers, Outcome
+from ..processor import Gate, Handlers, Outcome
 from ..storage import follows as follows_db
 from ..storage import objects as objects_db
 from ..storage.inbox import InboxItem
@@ -105,6 +105,33 @@ class Service:
             "Delete": [self.on_delete],
             "Announce": [self.on_announce],
         }
+
+    def gates(self) -> dict[str, list[Gate]]:
+        return {"Create": [self.unrelated]}
+
+    async def unrelated(self, item: InboxItem, doc: dict[str, Any]) -> Outcome | None:
+        """A Create that concerns no one here ends before the Create handlers run (and
+        before any of them fetches its object), as Mastodon's ``Create#perform`` skips
+        what is neither related to local activity nor from a followed account.
+
+        It concerns us when its actor is followed or on a co-operative host, or when
+        the activity or its embedded object is addressed to anything local (a project
+        here relays what is addressed to it). Every Create handler acts only on such
+        activities: a new one that does not must widen this rule.
+        """
+        sender = item.actor
+        if any(self.rt.urls.is_local(iri) for iri in addressing.audience(doc)):
+            return None
+        obj = doc.get("object")
+        if isinstance(obj, dict) and any(
+            self.rt.urls.is_local(iri) for iri in addressing.audience(obj)
+        ):
+            return None
+        if await follows_db.followed_by_anyone(self.db, sender):
+            return None
+        if await Cooperative(self.db, self.rt.settings.slug).includes(validation.host_of(sender)):
+            return None
+        return Outcome.ignore(f"{sender} is not followed and nothing in it is addressed to us")
 
     # -- helpers --------------------------------------------------------------
 
