@@ -356,7 +356,7 @@ def check_depth(body: bytes, max_depth: int = MAX_DEPTH) -> None:
 def _load(
     body: bytes | str | Mapping[str, Any], cls: type[S], what: str, max_depth: int, max_bytes: int
 ) -> S:
-    if isinstance(body, Mapping):
+    if type(body) is dict or isinstance(body, Mapping):  # decoded JSON: no ABC check
         try:
             return msgspec.convert(body, cls)
         except msgspec.ValidationError as exc:
