@@ -159,3 +159,22 @@ def test_verify_content_digest_value_must_be_bytes(header: str) -> None:
 def test_content_digest_round_trip() -> None:
     for algorithm in ("sha-256", "sha-512"):
         verify_content_digest(build_content_digest(BODY, algorithm), BODY)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "SHA-256={d}",
+        "  SHA-256={d} ",
+        "sha-256={d}",
+        "SHA-256= {d}",
+        "MD5=x,SHA-256={d}",
+        "SHA-256={d}, MD5=x",
+    ],
+)
+def test_every_spelling_of_a_good_digest_verifies(spelling: str) -> None:
+    """Mastodon's own spelling takes the short way; the others the general reading."""
+    body = b'{"type":"Follow"}'
+    verify_digest(spelling.format(d=build_digest(body)[8:]), body)
+    with pytest.raises(SignatureError, match="digest mismatch"):
+        verify_digest(spelling.format(d=build_digest(b"other")[8:]), body)
