@@ -231,13 +231,8 @@ class Processor:
                     await self.db.write(lambda c: inbox_db.mark_many(c, rows))
 
     async def process(self, item: inbox_db.InboxItem, document: Any = None) -> Outcome:
-        """Run ``item`` through its handlers; ``document``: its body decoded, if at hand."""
-        refused = await self.admit(item) if self.admit is not None else None
-        if refused is not None:  # blocked after it was stored, before it was processed
-            log.info(
-                "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, refused
-            )
-            return Outcome.discard(refused)
+        """Run ``item`` through its gates, then (if admitted) its handlers; ``document``: its
+        body decoded, if at hand."""
         if self.max_fetches is None:
             return await self._process(item, document)
         with fetch_budget(self.max_fetches):  # shared by every handler of the chain
@@ -268,7 +263,18 @@ class Processor:
             stopped = await self._guarded(gate, item, document)
             if stopped is not None:
                 break  # the activity concerns none of the type's handlers
-        outcome = stopped or await self._chain(chain, item, document)
+        if stopped is not None:
+            outcome = stopped
+        else:
+            # Blocked after it was stored, before it was processed? (An activity a gate
+            # ended needs no such look: nothing acts on it either way.)
+            refused = await self.admit(item) if self.admit is not None else None
+            if refused is not None:
+                log.info(
+                    "discarded %s %s from %s: %s", item.type, item.activity_id, item.actor, refused
+                )
+                return Outcome.discard(refused)
+            outcome = await self._chain(chain, item, document)
         if outcome.state != "done":
             # Refusals are logged; nothing to act on only at DEBUG (a busy inbox discards
             # most of what it hears). Either way the reason stays on the row (`kantine inbox`).

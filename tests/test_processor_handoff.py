@@ -241,3 +241,34 @@ async def test_a_gate_ends_processing_before_the_handlers(world: World) -> None:
         ("discarded", "not what it says"),
     ]
     assert [n for _, n in world.seen] == [0]  # the handler saw only the one let through
+
+
+async def test_an_actor_blocked_after_the_store_is_discarded_unless_a_gate_ended_it(
+    world: World,
+) -> None:
+    """``admit`` (the block list, read again when processing) refuses what reaches the
+    handlers; an activity a gate ended is not looked up (nothing acts on it anyway)."""
+    asked: list[int] = []
+
+    async def admit(item: inbox_db.InboxItem) -> str | None:
+        asked.append(item.seq)
+        return "actor https://a.example/users/a is blocked"
+
+    async def gate(item: inbox_db.InboxItem, document: dict[str, Any]) -> Outcome | None:
+        return Outcome.ignore("concerns no one here") if document["n"] == 0 else None
+
+    world.processor.admit = admit
+    world.processor.gates = {"Create": [gate]}
+    for n in range(2):
+        await world.writer.store(_item(n), {"n": n})
+    for _ in range(300):
+        if not await inbox_db.pending(world.db, limit=1):
+            break
+        await asyncio.sleep(0.01)
+    rows = await world.db.fetchall("SELECT seq, state, note FROM inbox ORDER BY seq")
+    assert [(r["state"], r["note"]) for r in rows] == [
+        ("discarded", "concerns no one here"),
+        ("discarded", "actor https://a.example/users/a is blocked"),
+    ]
+    assert asked == [rows[1]["seq"]]
+    assert world.seen == []  # no handler ran
